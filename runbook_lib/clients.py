@@ -1,0 +1,182 @@
+"""The one factory for boto3 clients, and the account guard.
+
+Region comes from the params (or the caller), profile and endpoint from the standard AWS chain:
+``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>`` are honoured by botocore
+itself. Every call made through these clients is recorded (operation, identifying names, request id,
+outcome, duration) for progress callbacks and the audit trail.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from runbook_lib.errors import WrongAccount, map_aws_error
+
+if TYPE_CHECKING:
+    from runbook_lib.params import Params
+
+USER_AGENT = "runbook-lib/0.1.0"
+SERVICES = ("apprunner", "iam", "ec2", "sts", "s3")
+READ_PREFIXES = ("Describe", "List", "Get")
+# request members that identify a resource; everything else (env, secrets, commands) stays out of logs
+_IDENTIFYING = (
+    "ServiceName", "ServiceArn", "ConnectionName", "ConnectionArn", "VpcConnectorName", "VpcConnectorArn",
+    "AutoScalingConfigurationName", "AutoScalingConfigurationArn", "ResourceArn", "OperationId",
+    "RoleName", "PolicyArn", "GroupName", "GroupId", "VpcId", "Bucket", "Key",
+)  # fmt: skip
+
+
+def is_mutating(operation: str) -> bool:
+    """An operation that is not Describe*/List*/Get* changes something."""
+    return not operation.startswith(READ_PREFIXES)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One AWS API call as seen by the library."""
+
+    service: str
+    operation: str
+    mutating: bool
+    outcome: str  # "ok" or the AWS error code
+    duration_s: float
+    request_id: str | None = None
+    retries: int = 0
+    names: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarize_request(params: dict[str, Any]) -> dict[str, str]:
+    """The identifying members of a request (names, ARNs, ids), never its values or secrets."""
+    return {k: str(v) for k, v in params.items() if k in _IDENTIFYING and isinstance(v, (str, int))}
+
+
+class Clients:
+    """Lazily built boto3 clients sharing one session, one Config and one call recorder."""
+
+    def __init__(self, session: boto3.Session, config: Config, endpoint_url: str | None = None) -> None:
+        self.session = session
+        self.config = config
+        self.region = session.region_name
+        self._endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: list[CallRecord] = []
+        self.listeners: list[Callable[[CallRecord], None]] = []
+
+    def client(self, service: str) -> Any:
+        """The client for one service, created on first use."""
+        with self._lock:
+            if service not in self._clients:
+                made = self.session.client(service, config=self.config, endpoint_url=self._endpoint_url)
+                self._record_calls(made)
+                self._clients[service] = made
+            return self._clients[service]
+
+    @property
+    def apprunner(self) -> Any:
+        return self.client("apprunner")
+
+    @property
+    def iam(self) -> Any:
+        return self.client("iam")
+
+    @property
+    def ec2(self) -> Any:
+        return self.client("ec2")
+
+    @property
+    def sts(self) -> Any:
+        return self.client("sts")
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where App Runner calls go: AWS, or the local sandbox."""
+        return self.apprunner.meta.endpoint_url
+
+    def _record_calls(self, client: Any) -> None:
+        service = client.meta.service_model.service_name
+
+        def before(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["runbook_started"] = time.monotonic()
+            context["runbook_names"] = summarize_request(params)
+
+        def record(model: Any, context: dict[str, Any], outcome: str, meta: dict[str, Any]) -> None:
+            entry = CallRecord(
+                service=service,
+                operation=model.name,
+                mutating=is_mutating(model.name),
+                outcome=outcome,
+                duration_s=round(time.monotonic() - context.get("runbook_started", time.monotonic()), 4),
+                request_id=meta.get("RequestId"),
+                retries=int(meta.get("RetryAttempts", 0)),
+                names=context.get("runbook_names", {}),
+            )
+            self.calls.append(entry)
+            for listener in list(self.listeners):
+                listener(entry)
+
+        def after(parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+            code = parsed.get("Error", {}).get("Code") if "Error" in parsed else None
+            record(model, context, code or "ok", parsed.get("ResponseMetadata", {}))
+
+        def after_error(exception: Exception, model: Any, context: dict[str, Any], **_: Any) -> None:
+            record(model, context, type(exception).__name__, {})
+
+        client.meta.events.register(f"before-parameter-build.{service}", before)
+        client.meta.events.register(f"after-call.{service}", after)
+        client.meta.events.register(f"after-call-error.{service}", after_error)
+
+
+def make_clients(
+    params: Params | None = None,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    max_attempts: int = 8,
+) -> Clients:
+    """Build the clients: region from params, profile/endpoint from the environment unless given."""
+    session = boto3.Session(profile_name=profile, region_name=region or (params.region if params else None))
+    config = Config(
+        user_agent_extra=USER_AGENT,
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    return Clients(session, config, endpoint_url)
+
+
+def caller_identity(clients: Clients) -> dict[str, str]:
+    """Who the credentials belong to: Account, Arn, UserId."""
+    try:
+        found = clients.sts.get_caller_identity()
+    except Exception as err:  # translated at this boundary
+        raise map_aws_error(err, resource="caller identity", operation="GetCallerIdentity") from err
+    return {"Account": found["Account"], "Arn": found["Arn"], "UserId": found["UserId"]}
+
+
+def check_account(clients: Clients, params: Params) -> dict[str, str]:
+    """Return the caller identity, or raise WrongAccount if it is not ``params.account_id``."""
+    identity = caller_identity(clients)
+    if identity["Account"] != params.account_id:
+        raise WrongAccount(
+            "Nothing was changed.",
+            expected=params.account_id,
+            actual=identity["Account"],
+            arn=identity["Arn"],
+        )
+    return identity

@@ -1,0 +1,510 @@
+"""The parameter file: pydantic models for every field of DESIGN.md, and ``load_params``.
+
+Bounds, patterns and enums come from the App Runner API model shipped in botocore where it has them,
+and from APPRUNNER_BEHAVIOR.md where it doesn't (CPU/memory pairs, auto scaling bounds). Every problem
+in a file is reported at once, each naming its field path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from runbook_lib.errors import ParameterError, Problem
+
+OWNER_TAG = "runbook:name"
+SANDBOX_ACCOUNT = "123456789012"
+
+# APPRUNNER_BEHAVIOR.md 5.2: the API's two spellings, and the valid CPU -> memory pairs.
+CPU_UNITS = {"256": "0.25 vCPU", "512": "0.5 vCPU", "1024": "1 vCPU", "2048": "2 vCPU", "4096": "4 vCPU"}
+MEMORY_UNITS = {
+    "512": "0.5 GB", "1024": "1 GB", "2048": "2 GB", "3072": "3 GB", "4096": "4 GB",
+    "6144": "6 GB", "8192": "8 GB", "10240": "10 GB", "12288": "12 GB",
+}  # fmt: skip
+CPU_MEMORY_PAIRS = {
+    "0.25 vCPU": ("0.5 GB", "1 GB"),
+    "0.5 vCPU": ("1 GB",),
+    "1 vCPU": ("2 GB", "3 GB", "4 GB"),
+    "2 vCPU": ("4 GB", "6 GB"),
+    "4 vCPU": ("8 GB", "10 GB", "12 GB"),
+}
+# APPRUNNER_BEHAVIOR.md 2.5: MaxSize's upper bound is the account limit, 25 by default.
+MAX_SIZE_LIMIT = 25
+SECRET_ARN = re.compile(
+    r"^arn:aws[\w-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)$"
+)
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+PROVIDER_HOSTS = {"GITHUB": "github.com", "BITBUCKET": "bitbucket.org"}
+
+
+@lru_cache(maxsize=1)
+def _apprunner_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("apprunner")
+
+
+def api_shape(name: str) -> dict[str, Any]:
+    """Constraints of one App Runner API shape (min, max, pattern, enum) from botocore's model."""
+    shape = _apprunner_model().shape_for(name)
+    meta = dict(shape.metadata)
+    if getattr(shape, "enum", None):
+        meta["enum"] = list(shape.enum)
+    return meta
+
+
+def check_api(value: Any, shape_name: str) -> Any:
+    """Validate a value against an App Runner API shape; raise ValueError saying what is allowed."""
+    meta = api_shape(shape_name)
+    if "enum" in meta and value not in meta["enum"]:
+        raise ValueError(f"must be one of {', '.join(sorted(meta['enum']))}")
+    if isinstance(value, str):
+        lo, hi = meta.get("min", 0), meta.get("max")
+        if len(value) < lo or (hi is not None and len(value) > hi):
+            raise ValueError(f"must be {lo} to {hi} characters long" if hi else f"needs {lo}+ characters")
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            raise ValueError(f"must match the pattern {meta['pattern']}")
+    elif isinstance(value, int):
+        lo, hi = meta.get("min"), meta.get("max")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ValueError(f"must be between {lo} and {hi}")
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ConnectionParams(_Model):
+    """The source connection (GitHub / Bitbucket), reused by name."""
+
+    name: str
+    provider: Literal["GITHUB", "BITBUCKET"] = "GITHUB"
+    handshake_timeout_s: int = Field(900, ge=0, le=86400)
+
+    _name = field_validator("name")(lambda v: check_api(v, "ConnectionName"))
+
+
+class SourceParams(_Model):
+    """The code repository and how App Runner builds and starts it."""
+
+    repository_url: str
+    branch: str = Field(min_length=1)
+    source_directory: str = "/"
+    configuration_source: Literal["API", "REPOSITORY"] = "API"
+    runtime: str | None = None
+    build_command: str | None = None
+    start_command: str | None = None
+    port: int = Field(8080, ge=1, le=65535)
+    env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)
+    auto_deployments: bool = True
+
+    @field_validator("repository_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.fullmatch(r"https://[A-Za-z0-9.-]+/\S+", v):
+            raise ValueError("must be an https:// URL of the repository, e.g. https://github.com/org/app")
+        return v.rstrip("/")
+
+    _dir = field_validator("source_directory")(lambda v: check_api(v, "SourceDirectory"))
+
+    @field_validator("runtime")
+    @classmethod
+    def _runtime(cls, v: str | None) -> str | None:
+        return None if v is None else check_api(v, "Runtime")
+
+    @field_validator("build_command", "start_command")
+    @classmethod
+    def _command(cls, v: str | None) -> str | None:
+        return None if v is None else check_api(v, "StartCommand")
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if k.upper().startswith("AWSAPPRUNNER")]
+        if bad:
+            raise ValueError(
+                f"keys may not start with AWSAPPRUNNER (reserved by App Runner): {', '.join(bad)}"
+            )
+        return v
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k, arn in v.items() if not SECRET_ARN.match(arn)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)}: values must be Secrets Manager (arn:aws:secretsmanager:…:secret:…) "
+                "or SSM parameter (arn:aws:ssm:…:parameter/…) ARNs, never the secret itself"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _configuration(self) -> SourceParams:
+        given = [f for f in ("runtime", "build_command", "start_command") if getattr(self, f)]
+        if self.configuration_source == "REPOSITORY" and given:
+            raise ValueError(
+                f"{given[0]}: configuration_source REPOSITORY takes build and run settings from "
+                f"apprunner.yaml in the repository; remove {', '.join(given)}"
+            )
+        if self.configuration_source == "API" and not self.runtime:
+            raise ValueError("runtime: is required when configuration_source is API")
+        overlap = sorted(set(self.env) & set(self.secrets))
+        if overlap:
+            raise ValueError(f"secrets: names used both in env and secrets: {', '.join(overlap)}")
+        return self
+
+
+def _normalize_units(value: Any, units: dict[str, str], suffix: str) -> str:
+    text = str(value).strip()
+    if text in units:
+        return units[text]
+    match = re.fullmatch(rf"([0-9.]+)\s*{suffix}", text, re.IGNORECASE)
+    if match:
+        canonical = f"{match.group(1)} {suffix}"
+        if canonical in units.values():
+            return canonical
+    allowed = list(units.values()) + list(units)
+    raise ValueError(f"must be one of {', '.join(allowed)}")
+
+
+class InstanceParams(_Model):
+    """CPU, memory and the instance role the application assumes."""
+
+    cpu: str = "1 vCPU"
+    memory: str = "2 GB"
+    role_name: str
+    policy_arns: list[str] = Field(default_factory=list)
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, v: Any) -> str:
+        return _normalize_units(v, CPU_UNITS, "vCPU")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, v: Any) -> str:
+        return _normalize_units(v, MEMORY_UNITS, "GB")
+
+    @field_validator("role_name")
+    @classmethod
+    def _role(cls, v: str) -> str:
+        if not re.fullmatch(r"[\w+=,.@-]{1,64}", v):
+            raise ValueError("must be 1-64 characters of letters, digits and +=,.@_-")
+        return v
+
+    @field_validator("policy_arns")
+    @classmethod
+    def _policies(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not re.fullmatch(r"arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+", a)]
+        if bad:
+            raise ValueError(
+                f"must be IAM policy ARNs (arn:aws:iam::<account|aws>:policy/…): {', '.join(bad)}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _pair(self) -> InstanceParams:
+        allowed = CPU_MEMORY_PAIRS[self.cpu]
+        if self.memory not in allowed:
+            raise ValueError(
+                f"memory: {self.memory} does not go with cpu {self.cpu}; allowed: {', '.join(allowed)}"
+            )
+        return self
+
+
+class NetworkParams(_Model):
+    """VPC egress through a VPC connector."""
+
+    vpc_id: str = "default"
+    subnet_ids: Literal["default"] | list[str] = "default"
+    security_group_ids: list[str] = Field(default_factory=list)
+    connector_name: str
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, v: str) -> str:
+        if v != "default" and not re.fullmatch(r"vpc-[0-9a-f]{8,17}", v):
+            raise ValueError("must be `default` or a VPC id like vpc-0abc1234")
+        return v
+
+    @field_validator("subnet_ids", mode="before")
+    @classmethod
+    def _subnets(cls, v: Any) -> Any:
+        if v == "default":
+            return v
+        if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+            raise ValueError("must be `default` or a list of two or more subnet ids")
+        bad = [s for s in v if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", s)]
+        if bad:
+            raise ValueError(f"must be subnet ids like subnet-0abc1234: {', '.join(bad)}")
+        if len(set(v)) < 2:
+            raise ValueError("needs at least two distinct subnets (in two Availability Zones), or `default`")
+        return v
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _groups(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if not re.fullmatch(r"sg-[0-9a-f]{8,17}", s)]
+        if bad:
+            raise ValueError(f"must be security group ids like sg-0abc1234: {', '.join(bad)}")
+        return v
+
+    _name = field_validator("connector_name")(lambda v: check_api(v, "VpcConnectorName"))
+
+
+class AutoscalingParams(_Model):
+    """The auto scaling configuration, versioned by revision under one name."""
+
+    name: str
+    max_concurrency: int = 100
+    min_size: int = 1
+    max_size: int = 25
+
+    _name = field_validator("name")(lambda v: check_api(v, "AutoScalingConfigurationName"))
+    _concurrency = field_validator("max_concurrency")(lambda v: check_api(v, "ASConfigMaxConcurrency"))
+    _min = field_validator("min_size")(lambda v: check_api(v, "ASConfigMinSize"))
+
+    @field_validator("max_size")
+    @classmethod
+    def _max(cls, v: int) -> int:
+        if not 1 <= v <= MAX_SIZE_LIMIT:
+            raise ValueError(f"must be between 1 and {MAX_SIZE_LIMIT} (the default account limit)")
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> AutoscalingParams:
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size: {self.min_size} must not exceed max_size ({self.max_size})")
+        return self
+
+
+class HealthCheckParams(_Model):
+    """How App Runner decides an instance is healthy (the API's defaults)."""
+
+    protocol: Literal["TCP", "HTTP"] = "TCP"
+    path: str = "/"
+    interval_s: int = 5
+    timeout_s: int = 2
+    healthy_threshold: int = 1
+    unhealthy_threshold: int = 5
+
+    _path = field_validator("path")(lambda v: check_api(v, "HealthCheckPath"))
+    _interval = field_validator("interval_s")(lambda v: check_api(v, "HealthCheckInterval"))
+    _timeout = field_validator("timeout_s")(lambda v: check_api(v, "HealthCheckTimeout"))
+    _healthy = field_validator("healthy_threshold")(lambda v: check_api(v, "HealthCheckHealthyThreshold"))
+    _unhealthy = field_validator("unhealthy_threshold")(
+        lambda v: check_api(v, "HealthCheckUnhealthyThreshold")
+    )
+
+
+class Params(_Model):
+    """One environment: everything the runbook provisions, named after ``name``."""
+
+    name: str
+    account_id: str
+    region: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    connection: ConnectionParams
+    source: SourceParams
+    instance: InstanceParams
+    network: NetworkParams | None = None
+    public: bool = True
+    autoscaling: AutoscalingParams
+    health_check: HealthCheckParams = Field(default_factory=HealthCheckParams)
+    audit_dir: str = "runs"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """Names of owned resources default to the service name."""
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            return data
+        data = dict(data)
+        name = data["name"]
+        for section, key, default in (
+            ("instance", "role_name", f"{name}-instance"),
+            ("network", "connector_name", name),
+            ("autoscaling", "name", name[:32]),
+        ):
+            value = data.get(section, {} if section != "network" else None)
+            if isinstance(value, dict) and key not in value:
+                data[section] = {**value, key: default}
+            elif value is None and section != "network":
+                data[section] = {key: default}
+        return data
+
+    _name = field_validator("name")(lambda v: check_api(v, "ServiceName"))
+
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account(cls, v: Any) -> str:
+        if not isinstance(v, str) or not re.fullmatch(r"\d{12}", v):
+            raise ValueError('must be the 12-digit AWS account id as a quoted string, e.g. "123456789012"')
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not REGION.fullmatch(v):
+            raise ValueError("must be an AWS region code like us-east-1")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            check_api(key, "TagKey")
+            check_api(value, "TagValue")
+        if OWNER_TAG in v:
+            raise ValueError(f"{OWNER_TAG} is set by the runbook itself")
+        return v
+
+    @model_validator(mode="after")
+    def _provider_host(self) -> Params:
+        host = PROVIDER_HOSTS[self.connection.provider]
+        if f"//{host}/" not in self.source.repository_url + "/":
+            raise ValueError(
+                f"source.repository_url: must be on {host} for connection.provider {self.connection.provider}"
+            )
+        return self
+
+    @property
+    def owned_tags(self) -> dict[str, str]:
+        """The tags every owned resource carries: the params' plus runbook:name."""
+        return {**self.tags, OWNER_TAG: self.name}
+
+    @property
+    def is_sandbox_account(self) -> bool:
+        return self.account_id == SANDBOX_ACCOUNT
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(document)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Params
+    for item in loc:
+        field = model.model_fields.get(item) if isinstance(item, str) else None
+        if field is None:
+            return None
+        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def _problem(error: Mapping[str, Any]) -> Problem:
+    loc = tuple(error["loc"])
+    # drop pydantic's union/literal branch tags from the path
+    loc = tuple(
+        i for i in loc if not (isinstance(i, str) and (i.startswith("literal[") or i in {"list[str]"}))
+    )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    relative = re.match(r"^([a-z_][\w.]*): (.*)$", message, re.DOTALL)
+    if error["type"] == "value_error" and relative and isinstance(value, dict):
+        # a cross-field rule names the field it is about, relative to the model it checks
+        loc, message = (*loc, *relative.group(1).split(".")), relative.group(2)
+        value = value.get(relative.group(1)) if "." not in relative.group(1) else None
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        known = list(parent.model_fields) if parent else []
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean `{guess[0]}`?" if guess else ""
+        message = f"unknown key{hint} Allowed keys: {', '.join(known)}"
+        value = None
+    elif error["type"] == "missing":
+        message = "is required"
+        value = None
+    if isinstance(value, (dict, list)):
+        value = None
+    return Problem(_loc(loc), message, value)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    """One line per field: a union (e.g. `default` | list) reports each branch's failure."""
+    seen: dict[str, Problem] = {}
+    for p in problems:
+        seen.setdefault(p.field, p)
+    return list(seen.values())
+
+
+def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    node = doc
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ParameterError("overrides", [Problem(dotted, f"{key} is not a mapping")])
+    node[last] = value
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """Read a parameter file as a YAML mapping; file and syntax problems become ParameterError."""
+    path = Path(path)
+    source = str(path)
+    if path.is_dir():
+        raise ParameterError(source, [Problem("(file)", "is a directory; give the path of a YAML file")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParameterError(source, [Problem("(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParameterError(source, [Problem("(file)", f"cannot be read: {err}")]) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ParameterError(source, [Problem("(yaml)", f"syntax error at {where}: {err.problem}")]) from None
+    except yaml.YAMLError as err:
+        raise ParameterError(source, [Problem("(yaml)", f"not valid YAML: {err}")]) from None
+    if doc is None:
+        raise ParameterError(
+            source, [Problem("(document)", "the file is empty; expected a mapping of fields")]
+        )
+    if not isinstance(doc, dict):
+        raise ParameterError(
+            source, [Problem("(document)", f"expected a mapping of fields, got a {type(doc).__name__}")]
+        )
+    return doc
+
+
+def parse_params(
+    doc: Mapping[str, Any], *, source: str = "params", overrides: Mapping[str, Any] | None = None
+):
+    """Validate a parameter mapping (plus dotted overrides) into ``Params``; raise ParameterError."""
+    data = dict(doc)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return Params.model_validate(data)
+    except ValidationError as err:
+        raise ParameterError(source, _dedupe([_problem(e) for e in err.errors()])) from None
+
+
+def load_params(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Params:
+    """Read, merge overrides into and validate a parameter file. Makes no AWS call."""
+    return parse_params(read_document(path), source=str(path), overrides=overrides)
+
+
+def redacted_params(params: Params) -> dict[str, Any]:
+    """The resolved parameters as plain data (runtime secrets are ARNs, kept; nothing else is secret)."""
+    return params.model_dump(mode="json")
