@@ -1,0 +1,48 @@
+"""The boundary with boto3: every library call to AWS goes through ``call`` or ``paginate``.
+
+``call`` translates botocore errors into the runbook's exception tree (by code, chaining the original);
+the clients factory records each call (operation, names, request id, outcome, duration) for progress
+callbacks and the audit trail. ``paginate`` follows NextToken to the end, through short and empty pages:
+App Runner ships no paginators (APPRUNNER_BEHAVIOR.md L1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore import xform_name
+
+from runbook_lib.clients import Clients
+from runbook_lib.errors import map_aws_error
+
+MAX_PAGES = 1000
+
+
+def call(clients: Clients, service: str, operation: str, *, resource: str, **kwargs: Any) -> dict[str, Any]:
+    """Call ``service.operation(**kwargs)``; AWS failures become RunbookErrors naming ``resource``."""
+    method = getattr(clients.client(service), xform_name(operation))
+    try:
+        return method(**kwargs)
+    except Exception as err:  # the one translation point
+        raise map_aws_error(err, resource=resource, operation=operation) from err
+
+
+def paginate(
+    clients: Clients, service: str, operation: str, key: str, *, resource: str, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """All items under ``key`` across every page of a List call (NextToken loop)."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        paging = {"NextToken": token} if token else {}
+        page = call(clients, service, operation, resource=resource, **kwargs, **paging)
+        items.extend(page.get(key, []))
+        token = page.get("NextToken")
+        if not token:
+            return items
+    raise RuntimeError(f"{operation} returned more than {MAX_PAGES} pages")
+
+
+def console_url(region: str, fragment: str) -> str:
+    """A link to the App Runner console of the region (``fragment`` like ``/connections``)."""
+    return f"https://{region}.console.aws.amazon.com/apprunner/home?region={region}#{fragment}"

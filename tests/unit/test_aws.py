@@ -1,0 +1,64 @@
+"""The AWS boundary: error translation and NextToken loops through short and empty pages."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.stub import Stubber
+
+from runbook_lib.aws import call, console_url, paginate
+from runbook_lib.clients import make_clients
+from runbook_lib.errors import InvalidState
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    return make_clients(region="us-east-1")
+
+
+def summary(name: str) -> dict:
+    return {
+        "ServiceName": name,
+        "ServiceId": "a" * 32,
+        "ServiceArn": f"arn:aws:apprunner:us-east-1:123456789012:service/{name}/{'a' * 32}",
+        "Status": "RUNNING",
+    }
+
+
+def test_paginate_follows_empty_and_short_pages(clients, no_network) -> None:
+    stub = Stubber(clients.apprunner)
+    stub.add_response("list_services", {"ServiceSummaryList": [summary("one1")], "NextToken": "t1"}, {})
+    stub.add_response("list_services", {"ServiceSummaryList": [], "NextToken": "t2"}, {"NextToken": "t1"})
+    stub.add_response("list_services", {"ServiceSummaryList": [summary("two2")]}, {"NextToken": "t2"})
+    stub.activate()
+    names = [
+        s["ServiceName"]
+        for s in paginate(clients, "apprunner", "ListServices", "ServiceSummaryList", resource="services")
+    ]
+    assert names == ["one1", "two2"]
+    stub.assert_no_pending_responses()
+    assert [c.operation for c in clients.calls] == ["ListServices"] * 3
+
+
+def test_call_translates_errors_and_chains(clients, no_network) -> None:
+    stub = Stubber(clients.apprunner)
+    stub.add_client_error("delete_service", "InvalidStateException", "busy")
+    stub.activate()
+    with pytest.raises(InvalidState) as info:
+        call(
+            clients,
+            "apprunner",
+            "DeleteService",
+            resource="service demo",
+            ServiceArn="arn:aws:apprunner:us-east-1:123456789012:service/demo/x",
+        )
+    assert info.value.__cause__ is not None and "service demo" in str(info.value)
+    assert clients.calls[-1].mutating and clients.calls[-1].outcome == "InvalidStateException"
+
+
+def test_console_url() -> None:
+    assert console_url("eu-west-1", "/connections") == (
+        "https://eu-west-1.console.aws.amazon.com/apprunner/home?region=eu-west-1#/connections"
+    )
