@@ -1,0 +1,457 @@
+"""The sandbox's one endpoint: a WSGI app that dispatches to the App Runner emulator or to moto.
+
+- ``X-Amz-Target: AppRunner.<Op>`` → the App Runner emulator (``apprunner.responses``).
+- ``/_sandbox/…`` → the control API (handshake, reset, config, faults, request log, health, the
+  services' stand-in apps).
+- anything else → moto's own server app (IAM, EC2 with its default VPC, STS, S3, …), with one shim:
+  EC2 ``DeleteSecurityGroup`` / ``DeleteSubnet`` answer ``DependencyViolation`` while network interfaces
+  still use the group / subnet (moto itself does not check), which is how App Runner's lingering ENIs
+  (E20) become visible.
+
+Every AWS request is logged (``GET /_sandbox/requests``): service (from the SigV4 credential scope),
+operation (``X-Amz-Target`` or the ``Action`` parameter; S3 operations are named from method and path),
+HTTP status, error code, time (epoch seconds) and whether it mutates (anything that is not
+Describe*/List*/Get*/Head*). Control-API and stand-in requests are not logged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from runbook_lib.sandbox.apprunner import responses as apprunner_responses
+from runbook_lib.sandbox.apprunner.models import (
+    AppRunnerBackends,
+    Faults,
+    InternalServiceErrorException,
+    SandboxConfig,
+    ThrottlingException,
+)
+from runbook_lib.sandbox.control import SandboxControl
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+READ_PREFIXES = ("Describe", "List", "Get", "Head")
+_CREDENTIAL_RE = re.compile(r"Credential=([^,\s]+)")
+_XML_CODE_RE = re.compile(rb"<Code>([^<]+)</Code>")
+
+
+def is_mutating(operation: str) -> bool:
+    """A read is an operation named Describe*, List*, Get* (or Head*); anything else mutates."""
+    return not operation.startswith(READ_PREFIXES)
+
+
+class RequestLog:
+    """Thread-safe list of served AWS requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[dict[str, Any]] = []
+
+    def add(self, service: str, region: str, operation: str, status: int, error: str | None) -> None:
+        entry = {
+            "time": time.time(),
+            "service": service,
+            "region": region,
+            "operation": operation,
+            "status": status,
+            "error": error,
+            "mutating": is_mutating(operation),
+        }
+        with self._lock:
+            self._items.append(entry)
+
+    def items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _scope(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, region) from the SigV4 credential scope; ("unknown", default region) if unsigned."""
+    match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match:
+        parts = match.group(1).split("/")
+        if len(parts) >= 5:
+            return parts[3], parts[2]
+    return "unknown", DEFAULT_REGION
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back, so the next app can read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _query_params(environ: dict[str, Any], body: bytes | None) -> dict[str, str]:
+    params = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    if body:
+        params.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
+    parts = [p for p in path.split("/") if p]
+    target = "Object" if len(parts) > 1 else "Bucket"
+    if not parts:
+        return "ListBuckets"
+    sub = next(
+        (
+            k
+            for k in query
+            if k
+            in {
+                "tagging",
+                "policy",
+                "versioning",
+                "acl",
+                "lifecycle",
+                "encryption",
+                "cors",
+                "location",
+                "uploads",
+                "uploadId",
+                "delete",
+                "publicAccessBlock",
+                "ownershipControls",
+            }
+        ),
+        None,
+    )
+    verb = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "DELETE": "Delete", "POST": "Post"}.get(
+        method, method
+    )
+    if sub == "delete" and method == "POST":
+        return "DeleteObjects"
+    if sub:
+        return f"{verb}{target}{sub[0].upper()}{sub[1:]}"
+    if method == "GET" and target == "Bucket":
+        return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+    if method == "PUT" and target == "Bucket":
+        return "CreateBucket"
+    return f"{verb}{target}"
+
+
+def _ec2_dependency_violation(region: str, params: dict[str, str]) -> str | None:
+    """Message for EC2 deletes that moto would allow but AWS refuses while ENIs remain, else None."""
+    action = params.get("Action")
+    if action not in ("DeleteSecurityGroup", "DeleteSubnet"):
+        return None
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][region]
+    if action == "DeleteSecurityGroup":
+        group_id = params.get("GroupId")
+        if not group_id:
+            return None
+        for eni in list(ec2.enis.values()):
+            if any(getattr(g, "id", g) == group_id for g in eni.group_set):
+                return f"resource {group_id} has a dependent object"
+    else:
+        subnet_id = params.get("SubnetId")
+        for eni in list(ec2.enis.values()):
+            if getattr(eni.subnet, "id", None) == subnet_id:
+                return f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+    return None
+
+
+def _ec2_error(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
+    ).encode()
+
+
+class SandboxApp:
+    """The WSGI application behind the sandbox's one URL."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.apprunner = AppRunnerBackends(config)
+        self.log = RequestLog()
+        self._moto: Any = None
+        self._moto_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ dispatch
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        with self.apprunner.lock:
+            self.apprunner.tick()
+        if path.startswith("/_sandbox/") or path == "/_sandbox":
+            return self._control(environ, start_response, path)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AppRunner."):
+            return self._apprunner(environ, start_response, target.split(".", 1)[1])
+        return self._to_moto(environ, start_response)
+
+    def _apprunner(
+        self, environ: dict[str, Any], start_response: StartResponse, operation: str
+    ) -> Iterable[bytes]:
+        _, region = _scope(environ)
+        body = _read_body(environ)
+        with self.apprunner.lock:
+            faults = self.apprunner.faults
+            roll = faults.rng.random() if (faults.throttle_rate or faults.error_rate) else 1.0
+            if roll < faults.throttle_rate:
+                status, headers, payload = apprunner_responses.error_response(
+                    ThrottlingException("Rate exceeded (sandbox fault injection)")
+                )
+            elif roll < faults.throttle_rate + faults.error_rate:
+                status, headers, payload = apprunner_responses.error_response(
+                    InternalServiceErrorException("An internal error occurred (sandbox fault injection)")
+                )
+            else:
+                backend = self.apprunner.get(DEFAULT_ACCOUNT_ID, region)
+                status, headers, payload = apprunner_responses.handle(backend, operation, body)
+        error = json.loads(payload).get("__type") if status >= 400 else None
+        self.log.add("apprunner", region, operation, status, error)
+        return _respond(start_response, status, headers, payload)
+
+    def _moto_app(self) -> Any:
+        with self._moto_lock:
+            if self._moto is None:
+                from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+                self._moto = DomainDispatcherApplication(create_backend_app)
+            return self._moto
+
+    def _to_moto(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        service, region = _scope(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        content_type = environ.get("CONTENT_TYPE", "")
+        body = _read_body(environ) if content_type.startswith("application/x-www-form-urlencoded") else None
+        params = _query_params(environ, body)
+        if target:
+            operation = target.split(".", 1)[-1]
+        elif params.get("Action"):
+            operation = params["Action"]
+        elif service == "s3":
+            operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
+        else:
+            operation = f"{method} {environ.get('PATH_INFO', '/')}"
+        if service == "ec2":
+            with self.apprunner.lock:
+                message = _ec2_dependency_violation(region, params)
+            if message:
+                self.log.add(service, region, operation, 400, "DependencyViolation")
+                return _respond(
+                    start_response,
+                    400,
+                    {"Content-Type": "text/xml"},
+                    _ec2_error("DependencyViolation", message),
+                )
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        result = self._moto_app()(environ, capture)
+        chunks = list(result)
+        if hasattr(result, "close"):
+            result.close()
+        status = captured.get("status", 500)
+        error = None
+        if status >= 400:
+            payload = b"".join(chunks)
+            match = _XML_CODE_RE.search(payload)
+            if match:
+                error = match.group(1).decode()
+            else:
+                try:
+                    error = str(json.loads(payload).get("__type", "")).split("#")[-1] or None
+                except ValueError:
+                    error = None
+        if operation or service != "unknown":
+            self.log.add(service, region, operation, status, error)
+        return chunks
+
+    # ------------------------------------------------------------------ control API
+    def _control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        parts = [urllib.parse.unquote(p) for p in path.split("/") if p][1:]
+        try:
+            if parts[:1] == ["services"] and len(parts) >= 3 and parts[2] == "http":
+                return self._standin(start_response, parts[1], "/" + "/".join(parts[3:]))
+            body = _read_body(environ)
+            data = json.loads(body) if body.strip() else {}
+            if not isinstance(data, dict):
+                raise ValueError("the request body must be a JSON object")
+            status, result = self._control_call(method, parts, data)
+        except ValueError as err:
+            status, result = 400, {"error": str(err)}
+        except KeyError as err:
+            status, result = 404, {"error": f"not found: {err.args[0] if err.args else ''}"}
+        payload = json.dumps(result, default=str).encode()
+        return _respond(start_response, status, {"Content-Type": "application/json"}, payload)
+
+    def _control_call(self, method: str, parts: list[str], data: dict[str, Any]) -> tuple[int, Any]:
+        ar = self.apprunner
+        route = (method, parts[0] if parts else "")
+        if route == ("GET", "health"):
+            return 200, {"ok": True, "pid": os.getpid(), "sandbox": True}
+        if route == ("POST", "reset"):
+            with ar.lock:
+                ar.reset()
+                from moto.moto_api._internal.models import moto_api_backend
+
+                moto_api_backend.reset()
+            self.log.clear()
+            return 200, {"reset": True}
+        if route in (("POST", "config"), ("GET", "config")):
+            with ar.lock:
+                if method == "POST":
+                    ar.config.update(data)
+                return 200, ar.config.to_dict()
+        if route in (("POST", "faults"), ("GET", "faults")):
+            with ar.lock:
+                if method == "POST":
+                    if data.pop("clear", False):
+                        ar.faults = Faults()
+                    maintenance = data.get("maintenance") or {}
+                    ar.faults.update(data)
+                    for service_id, seconds in maintenance.items():
+                        found = ar.find_service(service_id)
+                        if found is None:
+                            raise KeyError(service_id)
+                        found[0].maintenance(service_id, float(seconds))
+                return 200, ar.faults.to_dict()
+        if route == ("POST", "advance"):
+            with ar.lock:
+                if data.get("settle"):
+                    fired = ar.transitions.settle()
+                else:
+                    ar.clock.advance(float(data.get("seconds", 0)))
+                    fired = ar.tick()
+                return 200, {"fired": fired, "pending": ar.transitions.pending(), "offset": ar.clock.offset}
+        if route == ("GET", "requests"):
+            return 200, self.log.items()
+        if route == ("DELETE", "requests"):
+            self.log.clear()
+            return 200, {"cleared": True}
+        if method == "POST" and len(parts) == 3 and parts[0] == "connections" and parts[2] == "handshake":
+            status = data.get("status", "AVAILABLE")
+            if status not in ("AVAILABLE", "ERROR", "PENDING_HANDSHAKE"):
+                raise ValueError("status must be AVAILABLE, ERROR or PENDING_HANDSHAKE")
+            with ar.lock:
+                done = ar.handshake(parts[1], status, data.get("region"))
+                if not done:
+                    raise KeyError(parts[1])
+                return 200, {"connections": [c.to_dict() for c in done]}
+        raise KeyError("/".join(parts) or "/")
+
+    def _standin(self, start_response: StartResponse, service_id: str, path: str) -> Iterable[bytes]:
+        with self.apprunner.lock:
+            found = self.apprunner.find_service(service_id)
+            unhealthy = service_id in self.apprunner.faults.app_unhealthy
+            if found is None:
+                status, body = 404, {"error": f"no such service: {service_id}"}
+            else:
+                backend, svc = found
+                healthy = svc.status == "RUNNING" and not unhealthy
+                status = 200 if healthy else 503
+                body = {
+                    "service": svc.name,
+                    "service_id": svc.id,
+                    "status": svc.status,
+                    "path": path,
+                    "region": backend.region,
+                    "env": svc.env() if healthy else {},
+                    "note": "local sandbox stand-in for the App Runner service's application",
+                }
+        return _respond(
+            start_response, status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        )
+
+
+def _respond(start_response: StartResponse, status: int, headers: dict[str, str], body: bytes) -> list[bytes]:
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "Status")
+    header_list = list(headers.items()) + [("Content-Length", str(len(body)))]
+    start_response(f"{status} {reason}", header_list)
+    return [body]
+
+
+# ---------------------------------------------------------------------------------------- serving
+
+
+def _request_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietRequestHandler(MotoRequestHandler):
+        """moto's handler (keeps underscore headers for S3), logging at DEBUG instead of to stderr."""
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            log.debug("%s %s %s", self.command, self.path, code)
+
+    return QuietRequestHandler
+
+
+def make_sandbox_server(
+    port: int = 0, host: str = "127.0.0.1", **config: Any
+) -> tuple[BaseWSGIServer, SandboxApp]:
+    """A threaded werkzeug server bound to ``host:port`` (0 = any free port) serving a new SandboxApp."""
+    cfg = SandboxConfig()
+    cfg.update(config)
+    app = SandboxApp(cfg)
+    server = make_server(host, port, app, threaded=True, request_handler=_request_handler())
+    return server, app
+
+
+@dataclass
+class SandboxHandle:
+    """A sandbox running in a background thread of this process."""
+
+    url: str
+    port: int
+    app: SandboxApp
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def control(self) -> SandboxControl:
+        return SandboxControl(self.url)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def start_in_thread(port: int = 0, **config: Any) -> SandboxHandle:
+    """Start a sandbox on 127.0.0.1 in a daemon thread; returns once it accepts connections."""
+    server, app = make_sandbox_server(port, **config)
+    thread = threading.Thread(target=server.serve_forever, name="runbook-sandbox", daemon=True)
+    thread.start()
+    bound = server.server_address[1]
+    url = f"http://127.0.0.1:{bound}"
+    SandboxControl(url).wait_ready(timeout=10)
+    return SandboxHandle(url=url, port=bound, app=app, server=server, thread=thread)
