@@ -1,0 +1,303 @@
+"""``runbook sandbox serve|start|stop|status|handshake``: run and drive the local AWS sandbox.
+
+``start`` runs ``serve`` in the background, records ``{"url", "pid", "port"}`` in
+``.runbook/sandbox.json`` of the working directory (``--state-dir`` to change it) and returns once the
+sandbox answers. ``stop`` ends that process and waits until it is gone.
+
+Exit codes: 0 done (``status``: running), 1 failed (``status``: not running), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.sandbox.control import SandboxControl, SandboxControlError
+
+DEFAULT_PORT = 4599
+STATE_DIR = ".runbook"
+STATE_FILE = "sandbox.json"
+LOG_FILE = "sandbox.log"
+_MARKER = "runbook_lib.sandbox.cli"
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``sandbox`` command (serve/start/stop/status/handshake) to an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "sandbox", help="the local AWS sandbox (a test double: moto + an App Runner emulator)"
+    )
+    sub = parser.add_subparsers(dest="sandbox_command", metavar="{serve,start,stop,status,handshake}")
+    sub.required = True
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--state-dir", default=STATE_DIR, help="where sandbox.json is kept [.runbook]")
+
+    def server_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 [{DEFAULT_PORT}; 0=any]"
+        )
+        p.add_argument(
+            "--handshake",
+            choices=("auto", "manual"),
+            default="auto",
+            help="auto: new connections become AVAILABLE after a few seconds, as if a person clicked",
+        )
+        p.add_argument("--handshake-seconds", type=float, default=3.0, help="delay of the auto handshake [3]")
+        p.add_argument("--op-seconds", type=float, default=2.0, help="how long service operations take [2]")
+        common(p)
+
+    serve = sub.add_parser("serve", help="run the sandbox in the foreground")
+    server_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    start = sub.add_parser("start", help="run the sandbox in the background; prints its URL")
+    server_options(start)
+    start.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for it to answer [30]")
+    start.set_defaults(func=cmd_start)
+
+    stop = sub.add_parser("stop", help="stop the background sandbox")
+    common(stop)
+    stop.set_defaults(func=cmd_stop)
+
+    status = sub.add_parser("status", help="is the background sandbox running?")
+    status.add_argument("--json", action="store_true", help='print {"url", "pid", "running"}')
+    common(status)
+    status.set_defaults(func=cmd_status)
+
+    handshake = sub.add_parser("handshake", help="complete a connection's handshake (the console button)")
+    handshake.add_argument("connection_name")
+    handshake.add_argument("--status", choices=("AVAILABLE", "ERROR"), default="AVAILABLE")
+    handshake.add_argument("--region", default=None, help="only connections in this region")
+    handshake.add_argument("--url", default=None, help="sandbox URL [from sandbox.json or AWS_ENDPOINT_URL]")
+    common(handshake)
+    handshake.set_defaults(func=cmd_handshake)
+    return parser
+
+
+# ------------------------------------------------------------------------------------------ state
+
+
+def _state_path(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) / STATE_FILE
+
+
+def read_state(state_dir: str | os.PathLike[str] = STATE_DIR) -> dict[str, Any] | None:
+    """The recorded ``{"url", "pid", "port"}`` of the background sandbox, or None."""
+    path = Path(state_dir) / STATE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_state(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_ours(pid: int) -> bool:
+    """True if ``pid`` is a sandbox server started by this module (guards against recycled pids)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return _alive(pid)
+    return _MARKER in cmdline and "serve" in cmdline
+
+
+def _running(state: dict[str, Any] | None) -> bool:
+    if not state:
+        return False
+    pid = int(state.get("pid") or 0)
+    return pid > 0 and _alive(pid) and SandboxControl(state["url"], timeout=2).is_up()
+
+
+# --------------------------------------------------------------------------------------- commands
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the sandbox in the foreground until SIGTERM / Ctrl-C."""
+    from runbook_lib.sandbox.server import make_sandbox_server
+
+    try:
+        server, _ = make_sandbox_server(
+            args.port,
+            op_seconds=args.op_seconds,
+            handshake=args.handshake,
+            handshake_seconds=args.handshake_seconds,
+        )
+    except OSError as err:
+        print(f"sandbox: cannot listen on 127.0.0.1:{args.port}: {err}", file=sys.stderr)
+        return 1
+    port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}"
+    state_path = _state_path(args)
+    _write_state(state_path, {"url": url, "pid": os.getpid(), "port": port})
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"Local AWS sandbox (a test double, not AWS) listening on {url}", flush=True)
+    print(f"  export AWS_ENDPOINT_URL={url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        state = read_state(args.state_dir)
+        if state and state.get("pid") == os.getpid():
+            state_path.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start ``serve`` in the background and wait until it answers; prints the URL."""
+    state = read_state(args.state_dir)
+    if _running(state):
+        assert state is not None
+        print(state["url"])
+        return 0
+    state_path = _state_path(args)
+    state_path.unlink(missing_ok=True)
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = state_path.parent / LOG_FILE
+    cmd = [
+        sys.executable, "-m", _MARKER, "serve",
+        "--port", str(args.port),
+        "--handshake", args.handshake,
+        "--handshake-seconds", str(args.handshake_seconds),
+        "--op-seconds", str(args.op_seconds),
+        "--state-dir", str(args.state_dir),
+    ]  # fmt: skip
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(f"sandbox: the server exited with code {proc.returncode}; see {log_path}", file=sys.stderr)
+            print(_tail(log_path), file=sys.stderr)
+            return 1
+        state = read_state(args.state_dir)
+        if state and state.get("pid") == proc.pid and SandboxControl(state["url"], timeout=2).is_up():
+            print(state["url"])
+            return 0
+        time.sleep(0.1)
+    proc.terminate()
+    proc.wait(timeout=10)
+    print(f"sandbox: no answer within {args.timeout}s; see {log_path}", file=sys.stderr)
+    return 1
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop the background sandbox and wait until its process is gone."""
+    state = read_state(args.state_dir)
+    state_path = _state_path(args)
+    if not state or not int(state.get("pid") or 0):
+        print("sandbox: not running")
+        state_path.unlink(missing_ok=True)
+        return 0
+    pid = int(state["pid"])
+    if _alive(pid) and _is_ours(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.05)
+        if _alive(pid):
+            print(f"sandbox: process {pid} did not stop", file=sys.stderr)
+            return 1
+        print(f"sandbox: stopped (pid {pid})")
+    else:
+        print("sandbox: not running")
+    state_path.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Report whether the background sandbox runs (exit 0) or not (exit 1)."""
+    state = read_state(args.state_dir) or {}
+    running = _running(state)
+    info = {"url": state.get("url"), "pid": state.get("pid"), "running": running}
+    if args.json:
+        print(json.dumps(info))
+    elif running:
+        print(f"sandbox: running at {info['url']} (pid {info['pid']})")
+    else:
+        print("sandbox: not running")
+    return 0 if running else 1
+
+
+def cmd_handshake(args: argparse.Namespace) -> int:
+    """Complete (or fail) a connection's handshake, as the console's button would."""
+    url = args.url or (read_state(args.state_dir) or {}).get("url") or os.environ.get("AWS_ENDPOINT_URL")
+    if not url:
+        print("sandbox: no sandbox URL (start one, or pass --url)", file=sys.stderr)
+        return 2
+    try:
+        changed = SandboxControl(url).handshake(args.connection_name, args.status, region=args.region)
+    except SandboxControlError as err:
+        if err.status == 404:
+            print(f"sandbox: no connection named {args.connection_name!r}", file=sys.stderr)
+        else:
+            print(f"sandbox: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"sandbox: cannot reach {url}: {err}", file=sys.stderr)
+        return 1
+    for conn in changed:
+        print(f"{conn['ConnectionName']}: {conn['Status']} ({conn['ConnectionArn']})")
+    return 0
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m runbook_lib.sandbox.cli <subcommand>`` (until ``runbook sandbox`` is wired)."""
+    parser = argparse.ArgumentParser(prog="runbook")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sandbox", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

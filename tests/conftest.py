@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+Sandbox: ``sandbox`` (one per session), ``sb`` (reset per test), ``sandbox_env`` (AWS_* env vars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from runbook_lib.sandbox.server import SandboxHandle, start_in_thread
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxHandle]:
+    """A local sandbox in a background thread of the test process (nothing global is set)."""
+    handle = start_in_thread(port=0, op_seconds=0, handshake="manual")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def sb(sandbox: SandboxHandle) -> SandboxHandle:
+    """The session sandbox, reset (App Runner, moto, faults, request log); op_seconds 0, manual handshake."""
+    sandbox.control.reset()
+    sandbox.control.config(op_seconds=0, handshake="manual")
+    return sandbox
+
+
+@pytest.fixture
+def sandbox_env(sb: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> SandboxHandle:
+    """Point the standard AWS environment variables at the (reset) sandbox."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sb.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    return sb
