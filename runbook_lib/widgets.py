@@ -1,0 +1,307 @@
+"""Notebook presentation: the live handshake widget and its gate.
+
+The gate is the AWS state, not a click: ``gate_connection`` polls the connection's status (with
+``await asyncio.sleep`` between polls, so on ipykernel 7 the widget's buttons keep working while the
+cell waits) and returns only when the connection is AVAILABLE. Headless (papermill,
+``interactive=False``) the same loop prints text progress instead of updating a live widget.
+The sandbox's "Complete handshake" button is the sandbox's stand-in for the AWS console, and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from runbook_lib.aws import console_url
+
+STYLES = {
+    "PENDING_HANDSHAKE": ("#9a6700", "#fff8c5"),
+    "AVAILABLE": ("#1a7f37", "#dafbe1"),
+    "ERROR": ("#cf222e", "#ffebe9"),
+    "DELETED": ("#57606a", "#f6f8fa"),
+}
+PROVIDER_NAMES = {"GITHUB": "GitHub", "BITBUCKET": "Bitbucket"}
+
+
+@dataclass(frozen=True)
+class HandshakeState:
+    """What the handshake widget shows; pure data, so it is testable without a browser."""
+
+    name: str
+    provider: str
+    region: str
+    status: str = "PENDING_HANDSHAKE"
+    elapsed_s: float = 0.0
+    timeout_s: float | None = None
+    sandbox: bool = False
+    polls: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def console_url(self) -> str:
+        return console_url(self.region, "/connections")
+
+    @property
+    def colours(self) -> tuple[str, str]:
+        return STYLES.get(self.status, STYLES["DELETED"])
+
+    @property
+    def done(self) -> bool:
+        return self.status == "AVAILABLE"
+
+    def instructions(self) -> str:
+        provider = PROVIDER_NAMES.get(self.provider, self.provider)
+        if self.status == "AVAILABLE":
+            return "The connection is ready; the runbook goes on."
+        if self.status == "ERROR":
+            return (
+                f"The {provider} authorization failed. In the App Runner console, delete or re-authorize "
+                f"the connection {self.name}, then re-run this cell."
+            )
+        if self.sandbox:
+            return (
+                "This is the local sandbox: the button below stands in for the AWS console's "
+                "'Complete handshake'."
+            )
+        return (
+            f"Open the App Runner console (link below), select the connection {self.name}, choose "
+            f"'Complete handshake' and authorize {provider}. This cell goes on by itself when it is done."
+        )
+
+    def text(self) -> str:
+        """The one-line text view (headless progress and the executed notebook's fallback)."""
+        limit = f" of {self.timeout_s:.0f}s" if self.timeout_s else ""
+        return f"connection {self.name} ({self.provider}): {self.status} after {self.elapsed_s:.0f}s{limit}"
+
+    def html(self) -> str:
+        """A static HTML card of this state (kept in executed notebooks)."""
+        fg, bg = self.colours
+        link = (
+            "<i>sandbox: no console; use the sandbox button</i>"
+            if self.sandbox
+            else f'<a href="{html.escape(self.console_url)}" target="_blank" rel="noopener">'
+            f"Open the App Runner connections page ({html.escape(self.region)})</a>"
+        )
+        return (
+            f'<div class="runbook-handshake" style="border:1px solid {fg};border-radius:6px;padding:8px">'
+            f"<b>Source connection</b> <code>{html.escape(self.name)}</code> "
+            f"({html.escape(PROVIDER_NAMES.get(self.provider, self.provider))})<br>"
+            f'Status: <span class="runbook-status" data-status="{self.status}" '
+            f'style="color:{fg};background:{bg};padding:1px 6px;border-radius:4px;font-weight:bold">'
+            f"{self.status}</span> "
+            f'<span class="runbook-elapsed">elapsed {self.elapsed_s:.0f}s</span><br>'
+            f"{html.escape(self.instructions())}<br>{link}</div>"
+        )
+
+
+class HandshakeWidget:
+    """The live ipywidgets view of a HandshakeState, with 'Check now' and (sandbox) handshake buttons."""
+
+    def __init__(self, state: HandshakeState, *, complete: Callable[[], Any] | None = None) -> None:
+        import ipywidgets as w
+
+        self.state = state
+        self.check_requested = False
+        self.errors: list[str] = []
+        self._complete = complete
+        self.card = w.HTML(state.html())
+        self.check_button = w.Button(description="Check now", icon="refresh", tooltip="Poll the status now")
+        self.check_button.on_click(self._on_check)
+        buttons = [self.check_button]
+        if complete is not None:
+            self.sandbox_button = w.Button(
+                description="Complete handshake (sandbox stand-in for the AWS console)",
+                button_style="warning",
+                layout=w.Layout(width="auto"),
+            )
+            self.sandbox_button.add_class("runbook-sandbox-handshake")
+            self.sandbox_button.on_click(self._on_complete)
+            buttons.append(self.sandbox_button)
+        self.box = w.VBox([self.card, w.HBox(buttons)])
+        self.box.add_class("runbook-handshake-widget")
+
+    def _on_check(self, _button: Any = None) -> None:
+        self.check_requested = True
+
+    def _on_complete(self, _button: Any = None) -> None:
+        try:
+            self._complete()
+        except Exception as err:  # shown in the widget; the gate still decides by the AWS state
+            self.errors.append(str(err))
+            self.card.value = (
+                self.state.html() + f"<br><b>sandbox handshake failed:</b> {html.escape(str(err))}"
+            )
+            return
+        self.check_requested = True
+
+    def update(self, state: HandshakeState) -> None:
+        self.state = state
+        self.card.value = state.html()
+        if state.status in ("AVAILABLE", "ERROR"):
+            for child in self.box.children[1].children:
+                child.disabled = True
+
+
+async def wait_for(
+    poll: Callable[[], str],
+    state: HandshakeState,
+    *,
+    show: Callable[[HandshakeState], None],
+    check_requested: Callable[[], bool] = lambda: False,
+    interval_s: float = 2.0,
+    tick_s: float = 0.25,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> HandshakeState:
+    """Poll ``poll()`` every ``interval_s`` (sooner on 'Check now') until AVAILABLE/ERROR or the timeout.
+
+    Sleeps in short awaited ticks so widget events are handled while waiting. Returns the final state;
+    the caller raises on ERROR or timeout.
+    """
+    start = clock()
+    while True:
+        status = poll()
+        state = replace(state, status=status, elapsed_s=clock() - start, polls=state.polls + 1)
+        show(state)
+        if status in ("AVAILABLE", "ERROR"):
+            return state
+        if state.timeout_s is not None and state.elapsed_s >= state.timeout_s:
+            return state
+        next_poll = clock() + interval_s
+        while clock() < next_poll and not check_requested():
+            await sleep(tick_s)
+
+
+def _sandbox_url(clients: Any) -> str | None:
+    """The sandbox's URL when the App Runner endpoint is the local sandbox, else None."""
+    from urllib.parse import urlsplit
+
+    url = clients.endpoint_url
+    return url if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1") else None
+
+
+async def gate_connection(
+    clients: Any,
+    params: Any,
+    *,
+    interactive: bool = True,
+    timeout: float | None = None,
+    interval_s: float = 2.0,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    out: Callable[[str], None] = print,
+) -> Any:
+    """Ensure the connection, then wait (live widget, or text headless) until it is AVAILABLE.
+
+    Returns the connection's Result. Raises WaitFailed on ERROR and WaitTimeout (with the console URL
+    and how to resume) when nobody completed the handshake in time.
+    """
+    from runbook_lib.connection import find_connection
+    from runbook_lib.errors import WaitFailed, WaitTimeout
+    from runbook_lib.plan import apply
+    from runbook_lib.results import Result
+
+    (ensured,) = apply(clients, params, only="connection", wait_handshake=False)
+    sandbox = _sandbox_url(clients)
+    state = HandshakeState(
+        name=params.connection.name,
+        provider=params.connection.provider,
+        region=params.region,
+        status=ensured.extra.get("status", "PENDING_HANDSHAKE"),
+        timeout_s=params.connection.handshake_timeout_s if timeout is None else timeout,
+        sandbox=sandbox is not None,
+    )
+    view = _make_view(state, sandbox, interactive=interactive, out=out)
+
+    def poll() -> str:
+        found = find_connection(clients, params)
+        return found["status"] if found else "DELETED"
+
+    final = state
+    if state.status != "AVAILABLE":
+        final = await wait_for(
+            poll, state, show=view.show, check_requested=view.take_check,
+            interval_s=interval_s, sleep=sleep, clock=clock,
+        )  # fmt: skip
+    view.finish(final)
+    if final.status == "AVAILABLE":
+        return Result(
+            "connection",
+            params.connection.name,
+            ensured.action,
+            arn=ensured.arn,
+            detail="status AVAILABLE",
+            console_url=state.console_url,
+            extra={"status": "AVAILABLE"},
+        )
+    if final.status == "ERROR":
+        raise WaitFailed(
+            "Re-authorize it in the console (or delete it), then re-run this step.",
+            what=f"connection {state.name}",
+            last="ERROR",
+            console_url=state.console_url,
+        )
+    raise WaitTimeout(
+        f"Complete the handshake at {state.console_url} (select {state.name}, 'Complete handshake'), "
+        "then re-run this step: it finds the connection by name and goes on.",
+        seconds=final.elapsed_s,
+        what=f"the handshake of connection {state.name}",
+        last=final.status,
+        console_url=state.console_url,
+    )
+
+
+class _View:
+    """Where the gate shows progress: a live widget, or text lines (headless)."""
+
+    def __init__(self, widget: HandshakeWidget | None, out: Callable[[str], None]) -> None:
+        self.widget = widget
+        self.out = out
+        self.last_status: str | None = None
+
+    def show(self, state: HandshakeState) -> None:
+        if self.widget is not None:
+            self.widget.update(state)
+            return
+        if state.status != self.last_status or state.polls % 15 == 0:
+            self.out(state.text())
+        self.last_status = state.status
+
+    def take_check(self) -> bool:
+        if self.widget is not None and self.widget.check_requested:
+            self.widget.check_requested = False
+            return True
+        return False
+
+    def finish(self, state: HandshakeState) -> None:
+        """Leave a static, readable view of the final state in the notebook."""
+        from IPython.display import HTML, display
+
+        if self.widget is not None:
+            self.widget.update(state)
+        display(HTML(state.html()), metadata={"runbook": {"handshake": state.status}})
+        self.out(state.text())
+
+
+def _make_view(state: HandshakeState, sandbox: str | None, *, interactive: bool, out: Callable[[str], None]):
+    if not interactive:
+        out(f"{state.instructions()}  Console: {state.console_url}")
+        return _View(None, out)
+    from IPython.display import display
+
+    complete = None
+    if sandbox is not None:
+        from runbook_lib.sandbox.control import SandboxControl
+
+        control = SandboxControl(sandbox)
+
+        def complete() -> None:
+            control.handshake(state.name, "AVAILABLE", region=state.region)
+
+    widget = HandshakeWidget(state, complete=complete)
+    display(widget.box)
+    return _View(widget, out)
