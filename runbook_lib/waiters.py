@@ -1,0 +1,217 @@
+"""Declarative waits for App Runner (botocore ships none), run by one polling loop.
+
+A ``WaitSpec`` is data: what is awaited, how to fetch its status, and which statuses mean success,
+failure or "keep polling". ``wait_for`` polls it with backoff (×1.5 from ~1 s, capped at ~10 s, optional
+downward jitter), a timeout, an injected ``sleep``/``clock`` and an ``on_progress`` callback. Success of
+a service change is decided by its operation (APPRUNNER_BEHAVIOR.md L3): a rolled-back update fails even
+though the service is RUNNING again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook_lib.aws import call
+from runbook_lib.clients import Clients
+from runbook_lib.errors import RESUME_HINT, ResourceNotFound, WaitFailed, WaitTimeout
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+Progress = Callable[[dict[str, Any]], None]
+
+GONE = "GONE"  # the status a fetch reports when the resource no longer exists
+DEFAULT_TIMEOUT_S = 1800.0  # L2: at least 30 min for service create/update/delete
+OPERATION_PENDING = frozenset({"PENDING", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS"})
+OPERATION_FAILED = frozenset({"FAILED", "ROLLBACK_SUCCEEDED", "ROLLBACK_FAILED"})
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay between polls: ``initial_s`` × ``factor``ⁿ, capped; jitter only ever shortens a delay."""
+
+    initial_s: float = 1.0
+    factor: float = 1.5
+    cap_s: float = 10.0
+    jitter: float = 0.0  # fraction of the delay that may be taken off at random
+
+    def delays(self, rng: random.Random | None = None) -> Any:
+        """Endless generator of delays (deterministic when ``rng`` is seeded)."""
+        delay = self.initial_s
+        while True:
+            cut = self.jitter * (rng or random).random() if self.jitter else 0.0
+            yield min(delay, self.cap_s) * (1.0 - cut)
+            delay = min(delay * self.factor, self.cap_s)
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    """One wait as data. Statuses are compared case-insensitively (L6)."""
+
+    what: str
+    fetch: Callable[[], str]
+    success: frozenset[str]
+    failure: frozenset[str] = frozenset()
+    retry_on: frozenset[str] = frozenset()  # empty: any status not in success/failure keeps polling
+    failure_hint: str = RESUME_HINT
+    timeout_hint: str = "It may still finish; re-run the step to pick it up where it is."
+    fields: dict[str, Any] = field(default_factory=dict)  # extra fields for the errors
+
+
+def wait_for(
+    spec: WaitSpec,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+    on_progress: Progress | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    rng: random.Random | None = None,
+) -> str:
+    """Poll ``spec`` until a success status (returned), a failure (WaitFailed) or timeout (WaitTimeout)."""
+    start = clock()
+    delays = backoff.delays(rng)
+    polls = 0
+    success = {s.upper() for s in spec.success}
+    failure = {s.upper() for s in spec.failure}
+    retry = {s.upper() for s in spec.retry_on}
+    while True:
+        status = str(spec.fetch())
+        polls += 1
+        elapsed = clock() - start
+        event = {"what": spec.what, "status": status, "elapsed_s": round(elapsed, 1), "polls": polls}
+        log.debug("wait %s: %s after %.1fs (%d polls)", spec.what, status, elapsed, polls)
+        if on_progress is not None:
+            on_progress(event)
+        norm = status.upper()
+        if norm in success:
+            return status
+        if norm in failure:
+            raise WaitFailed(spec.failure_hint, what=spec.what, last=status, polls=polls, **spec.fields)
+        if retry and norm not in retry:
+            raise WaitFailed(
+                f"Unexpected status while waiting. {spec.failure_hint}",
+                what=spec.what,
+                last=status,
+                polls=polls,
+                **spec.fields,
+            )
+        remaining = timeout - elapsed
+        if remaining <= 0:
+            raise WaitTimeout(
+                spec.timeout_hint, what=spec.what, last=status, seconds=elapsed, polls=polls, **spec.fields
+            )
+        sleep(min(next(delays), remaining))
+
+
+# ---------------------------------------------------------------------------------------- App Runner specs
+
+
+def find_operation(
+    clients: Clients, service_arn: str, operation_id: str | None, operation_type: str | None = None
+) -> dict[str, Any] | None:
+    """The operation with ``operation_id`` (or, without an id, the newest of ``operation_type``).
+
+    ListOperations is newest first, so the loop stops at the first match instead of reading every page.
+    """
+    token: str | None = None
+    while True:
+        paging = {"NextToken": token} if token else {}
+        page = call(
+            clients, "apprunner", "ListOperations", resource=f"service {service_arn}",
+            ServiceArn=service_arn, MaxResults=20, **paging,
+        )  # fmt: skip
+        for summary in page.get("OperationSummaryList", []):
+            if operation_id and summary.get("Id") == operation_id:
+                return summary
+            if not operation_id and summary.get("Type") == operation_type:
+                return summary
+        token = page.get("NextToken")
+        if not token:
+            return None
+
+
+def operation_finished(
+    clients: Clients, service_arn: str, operation_id: str | None, *, operation_type: str, what: str
+) -> WaitSpec:
+    """The service operation ended SUCCEEDED; FAILED and ROLLBACK_* are failures (L3)."""
+
+    def fetch() -> str:
+        found = find_operation(clients, service_arn, operation_id, operation_type)
+        return found.get("Status", "PENDING") if found else "PENDING"
+
+    ident = operation_id or f"(newest {operation_type})"
+    return WaitSpec(
+        what=f"operation {ident} ({operation_type}) of {what}",
+        fetch=fetch,
+        success=frozenset({"SUCCEEDED"}),
+        failure=OPERATION_FAILED,
+        retry_on=OPERATION_PENDING,
+        failure_hint=(
+            "App Runner did not apply the change (a failed update is rolled back and the service keeps "
+            "running its previous configuration). Look at the service's event log in the App Runner "
+            "console, fix the cause in the parameters or the repository, then re-run the `service` step."
+        ),
+        fields={"operation_id": operation_id, "operation_type": operation_type, "service_arn": service_arn},
+    )
+
+
+def _service_status(clients: Clients, service_arn: str) -> str:
+    try:
+        found = call(
+            clients, "apprunner", "DescribeService", resource=f"service {service_arn}", ServiceArn=service_arn
+        )
+    except ResourceNotFound:
+        return GONE
+    return str(found["Service"]["Status"])
+
+
+def service_deleted(clients: Clients, service_arn: str, *, what: str) -> WaitSpec:
+    """The service is DELETED (or already unknown: 404); DELETE_FAILED fails (re-issue the delete)."""
+    return WaitSpec(
+        what=f"deletion of {what}",
+        fetch=lambda: _service_status(clients, service_arn),
+        success=frozenset({"DELETED", GONE}),
+        failure=frozenset({"DELETE_FAILED"}),
+        failure_hint="Re-run the teardown; App Runner asks to retry the deletion of a DELETE_FAILED service.",
+        fields={"service_arn": service_arn},
+    )
+
+
+def service_settled(clients: Clients, service_arn: str, *, what: str) -> WaitSpec:
+    """The service left OPERATION_IN_PROGRESS (any other status, or gone)."""
+    settled = {"RUNNING", "PAUSED", "CREATE_FAILED", "DELETE_FAILED", "DELETED", GONE}
+    return WaitSpec(
+        what=f"{what} to finish its current operation",
+        fetch=lambda: _service_status(clients, service_arn),
+        success=frozenset(settled),
+        fields={"service_arn": service_arn},
+    )
+
+
+def connection_available(name: str, fetch: Callable[[], str], *, console: str) -> WaitSpec:
+    """The connection finished its handshake (AVAILABLE); ERROR fails, and so does GONE (deleted)."""
+    return WaitSpec(
+        what=f"the handshake of connection {name}",
+        fetch=fetch,
+        success=frozenset({"AVAILABLE"}),
+        failure=frozenset({"ERROR", GONE}),
+        failure_hint=(
+            f"Open {console}, select the connection {name} and complete (or redo) the handshake; "
+            "if it was deleted, re-run the `connection` step to create it again."
+        ),
+        timeout_hint=(
+            f"A person must complete the handshake: open {console}, select the connection {name}, "
+            'choose "Complete handshake", then re-run the `connection` step.'
+        ),
+        fields={"console_url": console, "connection_name": name},
+    )
