@@ -1,0 +1,176 @@
+"""The source connection (GitHub / Bitbucket): reused by name, created when absent, handshake awaited.
+
+There is no DescribeConnection: a connection is found with ListConnections(ConnectionName=…). It is born
+PENDING_HANDSHAKE and only a person can finish it in the App Runner console (APPRUNNER_BEHAVIOR.md 2.3).
+Connections are immutable; a reused connection (maybe shared with other services) is left as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from runbook_lib.aws import call, console_url, paginate
+from runbook_lib.clients import Clients
+from runbook_lib.errors import ResourceConflict, ResourceNotFound
+from runbook_lib.params import Params
+from runbook_lib.results import Action, Change, Result
+from runbook_lib.waiters import GONE, Clock, Progress, Sleep, connection_available, wait_for
+
+log = logging.getLogger(__name__)
+
+RESOURCE = "connection"
+
+
+def connections_console(region: str) -> str:
+    """The App Runner console page where a person completes a handshake."""
+    return console_url(region, "/connections")
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """App Runner's ``[{"Key", "Value"}]`` form of a tag mapping."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def build_create_connection_request(params: Params) -> dict[str, Any]:
+    """CreateConnection payload (pure)."""
+    return {
+        "ConnectionName": params.connection.name,
+        "ProviderType": params.connection.provider,
+        "Tags": tag_list(params.owned_tags),
+    }
+
+
+def find_connection(clients: Clients, params: Params) -> dict[str, Any] | None:
+    """The connection named in the params: ``{name, arn, provider, status}``, or None (DELETED = absent)."""
+    name = params.connection.name
+    items = paginate(
+        clients, "apprunner", "ListConnections", "ConnectionSummaryList",
+        resource=f"{RESOURCE} {name}", ConnectionName=name,
+    )  # fmt: skip
+    for item in items:
+        if item.get("ConnectionName") == name and str(item.get("Status", "")).upper() != "DELETED":
+            return {
+                "name": name,
+                "arn": item["ConnectionArn"],
+                "provider": item.get("ProviderType"),
+                "status": str(item.get("Status", "")).upper(),
+            }
+    return None
+
+
+def diff_connection(params: Params, observed: dict[str, Any]) -> tuple[Change, ...]:
+    """Connections are immutable: the only possible difference is the provider."""
+    if observed.get("provider") and observed["provider"] != params.connection.provider:
+        return (Change("connection.provider", observed["provider"], params.connection.provider),)
+    return ()
+
+
+def _result(params: Params, action: Action, observed: dict[str, Any] | None, **kw: Any) -> Result:
+    status = (observed or {}).get("status")
+    detail = kw.pop("detail", None) or (f"status {status}" if status else "")
+    if status == "PENDING_HANDSHAKE":
+        detail += "; a person must complete the handshake in the App Runner console"
+    return Result(
+        RESOURCE,
+        params.connection.name,
+        action,
+        arn=(observed or {}).get("arn"),
+        detail=detail,
+        console_url=connections_console(params.region),
+        extra={"status": status} if status else {},
+        **kw,
+    )
+
+
+def _refuse_provider_change(params: Params, observed: dict[str, Any], changes: tuple[Change, ...]) -> None:
+    if changes:
+        raise ResourceConflict(
+            "Connections cannot be changed. Use another connection.name, or delete this connection "
+            "(if no service uses it) and re-run the `connection` step.",
+            resource=f"{RESOURCE} {params.connection.name}",
+            operation="CreateConnection",
+            code="ProviderMismatch",
+            aws_message=f"the existing connection is a {observed['provider']} connection",
+        )
+
+
+def plan_connection(clients: Clients, params: Params) -> Result:
+    """CREATE when absent, else UNCHANGED (read-only)."""
+    observed = find_connection(clients, params)
+    if observed is None:
+        return _result(params, Action.CREATE, None, detail="will be created PENDING_HANDSHAKE")
+    changes = diff_connection(params, observed)
+    _refuse_provider_change(params, observed, changes)
+    return _result(params, Action.UNCHANGED, observed)
+
+
+def ensure_connection(clients: Clients, params: Params) -> Result:
+    """Reuse the connection of that name, or create it (PENDING_HANDSHAKE). Never waits."""
+    observed = find_connection(clients, params)
+    if observed is not None:
+        _refuse_provider_change(params, observed, diff_connection(params, observed))
+        return _result(params, Action.UNCHANGED, observed)
+    made = call(
+        clients, "apprunner", "CreateConnection", resource=f"{RESOURCE} {params.connection.name}",
+        **build_create_connection_request(params),
+    )["Connection"]  # fmt: skip
+    log.info("created connection %s (%s)", params.connection.name, made.get("Status"))
+    observed = {
+        "name": params.connection.name,
+        "arn": made["ConnectionArn"],
+        "provider": made.get("ProviderType"),
+        "status": str(made.get("Status", "")).upper(),
+    }
+    return _result(params, Action.CREATED, observed)
+
+
+def wait_for_handshake(
+    clients: Clients,
+    params: Params,
+    *,
+    timeout: float | None = None,
+    on_status: Progress | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Result:
+    """Poll until a person completed the handshake (AVAILABLE).
+
+    ``timeout`` defaults to ``params.connection.handshake_timeout_s``. WaitTimeout (with the console URL
+    and "re-run") when it stays PENDING_HANDSHAKE; WaitFailed on ERROR; ResourceNotFound when absent.
+    """
+    observed = find_connection(clients, params)
+    if observed is None:
+        raise ResourceNotFound(
+            "Run the `connection` step first (it creates the connection).",
+            resource=f"{RESOURCE} {params.connection.name}",
+            operation="ListConnections",
+            code="NotFound",
+            aws_message="no connection of that name",
+        )
+    console = connections_console(params.region)
+
+    def fetch() -> str:
+        found = find_connection(clients, params)
+        return found["status"] if found else GONE
+
+    spec = connection_available(params.connection.name, fetch, console=console)
+    limit = params.connection.handshake_timeout_s if timeout is None else timeout
+    status = wait_for(spec, timeout=limit, sleep=sleep, clock=clock, on_progress=on_status)
+    return _result(params, Action.UNCHANGED, {**observed, "status": status})
+
+
+def delete_connection(clients: Clients, params: Params) -> Result:
+    """Delete the connection (DELETED), or report it ABSENT. Fails while a service uses it."""
+    observed = find_connection(clients, params)
+    if observed is None:
+        return _result(params, Action.ABSENT, None)
+    try:
+        call(
+            clients, "apprunner", "DeleteConnection", resource=f"{RESOURCE} {params.connection.name}",
+            ConnectionArn=observed["arn"],
+        )  # fmt: skip
+    except ResourceNotFound:
+        return _result(params, Action.ABSENT, None)
+    return _result(params, Action.DELETED, {**observed, "status": "DELETED"})

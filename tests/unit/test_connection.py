@@ -1,0 +1,168 @@
+"""connection: request builder, reuse by name, create when absent, handshake wait, delete (Stubber)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+from botocore.validate import validate_parameters
+
+from runbook_lib.clients import make_clients
+from runbook_lib.connection import (
+    build_create_connection_request,
+    delete_connection,
+    ensure_connection,
+    find_connection,
+    plan_connection,
+    wait_for_handshake,
+)
+from runbook_lib.errors import ResourceConflict, ResourceNotFound, WaitFailed, WaitTimeout
+from runbook_lib.params import load_params
+from runbook_lib.results import Action
+
+PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
+ARN = "arn:aws:apprunner:us-east-1:123456789012:connection/github-demo/" + "c" * 32
+CONSOLE = "https://us-east-1.console.aws.amazon.com/apprunner/home?region=us-east-1#/connections"
+LIST = {"ConnectionName": "github-demo"}
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def params():
+    return load_params(PARAMS)
+
+
+@pytest.fixture
+def clients(monkeypatch, no_network):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    return make_clients(region="us-east-1")
+
+
+@pytest.fixture
+def stub(clients):
+    with Stubber(clients.apprunner) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def listing(*statuses: str, name: str = "github-demo", provider: str = "GITHUB") -> dict:
+    return {
+        "ConnectionSummaryList": [
+            {"ConnectionName": name, "ConnectionArn": ARN, "ProviderType": provider, "Status": s}
+            for s in statuses
+        ]
+    }
+
+
+def test_build_request_snapshot_and_model(params) -> None:
+    request = build_create_connection_request(params)
+    assert request == {
+        "ConnectionName": "github-demo",
+        "ProviderType": "GITHUB",
+        "Tags": [
+            {"Key": "env", "Value": "sandbox"},
+            {"Key": "runbook:name", "Value": "demo-go-app"},
+            {"Key": "team", "Value": "platform"},
+        ],
+    }
+    model = botocore.session.get_session().get_service_model("apprunner")
+    validate_parameters(request, model.operation_model("CreateConnection").input_shape)
+
+
+def test_find_ignores_deleted_and_other_names(clients, stub, params) -> None:
+    stub.add_response("list_connections", listing("DELETED"), LIST)
+    assert find_connection(clients, params) is None
+    stub.add_response("list_connections", listing("AVAILABLE", name="github-demo2"), LIST)
+    assert find_connection(clients, params) is None
+
+
+def test_ensure_reuses_existing_without_mutating(clients, stub, params) -> None:
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    result = ensure_connection(clients, params)
+    assert result.action is Action.UNCHANGED and result.arn == ARN
+    assert not any(c.mutating for c in clients.calls)
+
+
+def test_ensure_creates_when_absent(clients, stub, params) -> None:
+    stub.add_response("list_connections", listing(), LIST)
+    made = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "ProviderType": "GITHUB"}
+    stub.add_response(
+        "create_connection",
+        {"Connection": {**made, "Status": "PENDING_HANDSHAKE"}},
+        build_create_connection_request(params),
+    )
+    result = ensure_connection(clients, params)
+    assert result.action is Action.CREATED and result.arn == ARN
+    assert "handshake" in result.detail and result.console_url == CONSOLE
+
+
+def test_plan_and_provider_mismatch(clients, stub, params) -> None:
+    stub.add_response("list_connections", listing(), LIST)
+    assert plan_connection(clients, params).action is Action.CREATE
+    stub.add_response("list_connections", listing("AVAILABLE", provider="BITBUCKET"), LIST)
+    with pytest.raises(ResourceConflict, match="cannot be changed"):
+        ensure_connection(clients, params)
+
+
+def test_handshake_completes(clients, stub, params) -> None:
+    t = FakeTime()
+    seen: list[dict] = []
+    for status in ("PENDING_HANDSHAKE", "PENDING_HANDSHAKE", "PENDING_HANDSHAKE", "AVAILABLE"):
+        stub.add_response("list_connections", listing(status), LIST)
+    result = wait_for_handshake(clients, params, on_status=seen.append, sleep=t.sleep, clock=t.clock)
+    assert result.action is Action.UNCHANGED and result.extra["status"] == "AVAILABLE"
+    assert [e["status"] for e in seen] == ["PENDING_HANDSHAKE", "PENDING_HANDSHAKE", "AVAILABLE"]
+
+
+def test_handshake_timeout_names_console_and_rerun(clients, stub, params) -> None:
+    t = FakeTime()
+    for _ in range(1 + 4):  # the existence check, then polls at 0, 1, 2.5 and the deadline 3
+        stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
+    with pytest.raises(WaitTimeout) as info:
+        wait_for_handshake(clients, params, timeout=3, sleep=t.sleep, clock=t.clock)
+    text = str(info.value)
+    assert CONSOLE in text and "re-run" in text and "PENDING_HANDSHAKE" in text
+    assert info.value.console_url == CONSOLE
+
+
+def test_handshake_default_timeout_from_params(clients, stub, params) -> None:
+    t = FakeTime()
+    for _ in range(1 + 17):  # the existence check, 6 growing delays, 9 capped ones, the cut last one
+        stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
+    with pytest.raises(WaitTimeout):
+        wait_for_handshake(clients, params, sleep=t.sleep, clock=t.clock)
+    assert t.now == params.connection.handshake_timeout_s == 120
+
+
+def test_handshake_error_and_absent(clients, stub, params) -> None:
+    t = FakeTime()
+    stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
+    stub.add_response("list_connections", listing("ERROR"), LIST)
+    with pytest.raises(WaitFailed, match="ERROR"):
+        wait_for_handshake(clients, params, sleep=t.sleep, clock=t.clock)
+    stub.add_response("list_connections", listing(), LIST)
+    with pytest.raises(ResourceNotFound, match="`connection` step"):
+        wait_for_handshake(clients, params, sleep=t.sleep, clock=t.clock)
+
+
+def test_delete_and_delete_again(clients, stub, params) -> None:
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    deleted = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "Status": "DELETED"}
+    stub.add_response("delete_connection", {"Connection": deleted}, {"ConnectionArn": ARN})
+    assert delete_connection(clients, params).action is Action.DELETED
+    stub.add_response("list_connections", listing("DELETED"), LIST)
+    assert delete_connection(clients, params).action is Action.ABSENT
