@@ -149,7 +149,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             handshake=args.handshake,
             handshake_seconds=args.handshake_seconds,
         )
-    except OSError as err:
+    except (OSError, SystemExit) as err:  # werkzeug exits (after explaining) when the port is taken
         print(f"sandbox: cannot listen on 127.0.0.1:{args.port}: {err}", file=sys.stderr)
         return 1
     port = server.server_address[1]

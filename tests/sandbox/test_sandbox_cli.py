@@ -1,0 +1,155 @@
+"""``runbook sandbox serve|start|stop|status|handshake`` from a shell (through
+``python -m runbook_lib.sandbox.cli``), and the AWS CLI against the background sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbook_lib.sandbox import cli as sandbox_cli
+
+CLI = [sys.executable, "-m", "runbook_lib.sandbox.cli"]
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _sandbox(cwd: Path, *args: str) -> Any:
+    return _run([*CLI, *args], cwd)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Any:
+    """``sandbox start --port 0`` in a fresh working directory; stopped afterwards whatever happens."""
+    result = _sandbox(tmp_path, "start", "--port", "0", "--handshake", "manual", "--op-seconds", "0")
+    assert result.returncode == 0, result.stderr
+    state = json.loads((tmp_path / ".runbook" / "sandbox.json").read_text())
+    assert result.stdout.strip() == state["url"]
+    yield tmp_path, state
+    _sandbox(tmp_path, "stop")
+
+
+def test_register_adds_subcommands() -> None:
+    parser = argparse.ArgumentParser(prog="runbook")
+    sandbox_cli.register(parser.add_subparsers(dest="command"))
+    for argv in (["sandbox", "serve"], ["sandbox", "start", "--port", "0"], ["sandbox", "stop"],
+                 ["sandbox", "status", "--json"], ["sandbox", "handshake", "github-seed"]):  # fmt: skip
+        args = parser.parse_args(argv)
+        assert callable(args.func)
+    args = parser.parse_args(["sandbox", "start", "--handshake", "manual", "--op-seconds", "0.5"])
+    assert (args.handshake, args.op_seconds, args.port) == ("manual", 0.5, sandbox_cli.DEFAULT_PORT)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sandbox", "start", "--handshake", "sometimes"])
+
+
+def test_start_status_stop_leaves_nothing_behind(started: Any) -> None:
+    cwd, state = started
+    pid, port = state["pid"], state["port"]
+    assert _pid_running(pid) and _listening(port)
+    status = _sandbox(cwd, "status", "--json")
+    assert status.returncode == 0
+    assert json.loads(status.stdout) == {"url": state["url"], "pid": pid, "running": True}
+    again = _sandbox(cwd, "start", "--port", "0")  # already running: same URL, no second process
+    assert again.returncode == 0 and again.stdout.strip() == state["url"]
+    assert json.loads((cwd / ".runbook" / "sandbox.json").read_text())["pid"] == pid
+    stop = _sandbox(cwd, "stop")
+    assert stop.returncode == 0, stop.stderr
+    assert not _pid_running(pid)
+    assert not _listening(port)
+    assert not (cwd / ".runbook" / "sandbox.json").exists()
+    status = _sandbox(cwd, "status", "--json")
+    assert status.returncode == 1 and json.loads(status.stdout)["running"] is False
+    assert _sandbox(cwd, "stop").returncode == 0  # stopping twice is fine
+
+
+def test_start_stop_from_a_shell(tmp_path: Path) -> None:
+    script = (
+        f"set -e; {sys.executable} -m runbook_lib.sandbox.cli start --port 0 >/dev/null; "
+        f"cat .runbook/sandbox.json; {sys.executable} -m runbook_lib.sandbox.cli stop >/dev/null"
+    )
+    result = _run(["bash", "-c", script], tmp_path)
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    deadline = time.monotonic() + 5
+    while (_pid_running(state["pid"]) or _listening(state["port"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pid_running(state["pid"]) and not _listening(state["port"])
+
+
+def test_aws_cli_against_started_sandbox(started: Any) -> None:
+    cwd, state = started
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": state["url"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("AWS_PROFILE", None)
+
+    def aws(*args: str) -> Any:
+        result = _run([sys.executable, "-m", "awscli", *args, "--output", "json"], cwd, env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert aws("apprunner", "list-services") == {"ServiceSummaryList": []}
+    created = aws(
+        "apprunner", "create-connection", "--connection-name", "github-seed", "--provider-type", "GITHUB"
+    )
+    assert created["Connection"]["Status"] == "PENDING_HANDSHAKE"
+    handshake = _sandbox(cwd, "handshake", "github-seed")
+    assert handshake.returncode == 0 and "AVAILABLE" in handshake.stdout
+    listed = aws("apprunner", "list-connections", "--connection-name", "github-seed")["ConnectionSummaryList"]
+    assert [(c["ConnectionName"], c["Status"]) for c in listed] == [("github-seed", "AVAILABLE")]
+    subnets = aws("ec2", "describe-subnets")["Subnets"]
+    assert len(subnets) >= 2 and all(s["DefaultForAz"] for s in subnets)
+    missing = _sandbox(cwd, "handshake", "no-such-connection")
+    assert missing.returncode == 1 and "no connection" in missing.stderr
+
+
+def test_auto_handshake_via_start_options(tmp_path: Path) -> None:
+    result = _sandbox(tmp_path, "start", "--port", "0", "--handshake", "auto", "--handshake-seconds", "0.2")
+    assert result.returncode == 0, result.stderr
+    try:
+        from runbook_lib.sandbox.control import SandboxControl
+
+        control = SandboxControl(result.stdout.strip())
+        cfg = control.config()
+        assert (cfg["handshake"], cfg["handshake_seconds"], cfg["op_seconds"]) == ("auto", 0.2, 2.0)
+    finally:
+        assert _sandbox(tmp_path, "stop").returncode == 0
+
+
+def test_start_fails_cleanly_on_a_busy_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _sandbox(tmp_path, "start", "--port", str(port), "--timeout", "15")
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr
+    assert _sandbox(tmp_path, "status").returncode == 1
