@@ -1,0 +1,284 @@
+"""IAM roles for App Runner: the instance role (``tasks.apprunner.amazonaws.com``) and the ECR access role.
+
+A role is found by name, compared with the params (trust policy as parsed JSON, attached managed
+policies as a set, owned tags as a subset) and converged with the smallest set of calls: the trust
+policy with ``UpdateAssumeRolePolicy``, policies with Attach/Detach, tags with ``TagRole``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from runbook_lib.aws import call
+from runbook_lib.clients import Clients
+from runbook_lib.errors import ResourceNotFound
+from runbook_lib.params import Params
+from runbook_lib.results import Action, Change, Result
+
+log = logging.getLogger(__name__)
+
+INSTANCE_PRINCIPAL = "tasks.apprunner.amazonaws.com"
+ACCESS_PRINCIPAL = "build.apprunner.amazonaws.com"
+ECR_ACCESS_POLICY = "arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess"
+POLICY_VERSION = "2012-10-17"
+MAX_PAGES = 100
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """What one role should look like: name, trusted service principal, managed policies, purpose."""
+
+    resource: str  # Result.resource: instance_role | access_role
+    name: str
+    principal: str
+    policy_arns: tuple[str, ...]
+    description: str
+
+
+def instance_role_spec(params: Params) -> RoleSpec:
+    """The instance role the running application assumes."""
+    return RoleSpec(
+        resource="instance_role",
+        name=params.instance.role_name,
+        principal=INSTANCE_PRINCIPAL,
+        policy_arns=tuple(params.instance.policy_arns),
+        description=f"App Runner instance role of {params.name} (managed by runbook)",
+    )
+
+
+def access_role_spec(params: Params, role_name: str) -> RoleSpec:
+    """The role App Runner's build uses to pull images from private ECR."""
+    return RoleSpec(
+        resource="access_role",
+        name=role_name,
+        principal=ACCESS_PRINCIPAL,
+        policy_arns=(ECR_ACCESS_POLICY,),
+        description=f"App Runner ECR access role of {params.name} (managed by runbook)",
+    )
+
+
+# ---------------------------------------------------------------- pure builders and diffs
+
+
+def build_trust_policy(principal: str = INSTANCE_PRINCIPAL) -> dict[str, Any]:
+    """The assume-role policy that lets one App Runner service principal assume the role."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def build_create_role_request(params: Params, spec: RoleSpec | None = None) -> dict[str, Any]:
+    """CreateRole for ``spec`` (default: the instance role), tagged with the owned tags."""
+    spec = spec or instance_role_spec(params)
+    return {
+        "RoleName": spec.name,
+        "AssumeRolePolicyDocument": json.dumps(build_trust_policy(spec.principal), sort_keys=True),
+        "Description": spec.description,
+        "Tags": _tag_list(params.owned_tags),
+    }
+
+
+def build_update_trust_request(spec: RoleSpec) -> dict[str, Any]:
+    """UpdateAssumeRolePolicy putting the trust policy back to the App Runner principal."""
+    return {
+        "RoleName": spec.name,
+        "PolicyDocument": json.dumps(build_trust_policy(spec.principal), sort_keys=True),
+    }
+
+
+def build_tag_role_request(params: Params, spec: RoleSpec) -> dict[str, Any]:
+    """TagRole with the owned tags (adds or overwrites; foreign tags are left alone)."""
+    return {"RoleName": spec.name, "Tags": _tag_list(params.owned_tags)}
+
+
+def parse_policy_document(document: Any) -> dict[str, Any]:
+    """A policy document as a dict, whether boto3 decoded it already or it is (URL-encoded) JSON."""
+    if isinstance(document, dict):
+        return document
+    text = str(document)
+    if not text.lstrip().startswith("{"):
+        text = unquote(text)
+    return json.loads(text)
+
+
+def _as_sorted_list(value: Any) -> list[Any]:
+    items = value if isinstance(value, list) else [value]
+    return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+
+
+def normalize_policy(document: Any) -> dict[str, Any]:
+    """A canonical form of a policy: Statement a list; Action, Resource and principals sorted lists."""
+    doc = parse_policy_document(document)
+    statements = []
+    for stmt in _as_sorted_list(doc.get("Statement", [])):
+        norm = dict(stmt)
+        for key in ("Action", "NotAction", "Resource", "NotResource"):
+            if key in norm:
+                norm[key] = _as_sorted_list(norm[key])
+        if isinstance(norm.get("Principal"), dict):
+            norm["Principal"] = {k: _as_sorted_list(v) for k, v in norm["Principal"].items()}
+        statements.append(norm)
+    return {"Version": doc.get("Version", POLICY_VERSION), "Statement": _as_sorted_list(statements)}
+
+
+def diff_role(params: Params, observed: dict[str, Any], spec: RoleSpec | None = None) -> tuple[Change, ...]:
+    """Changes between the desired role and the observed one (``find_*`` output)."""
+    spec = spec or instance_role_spec(params)
+    changes: list[Change] = []
+    desired_trust = normalize_policy(build_trust_policy(spec.principal))
+    if normalize_policy(observed["trust_policy"]) != desired_trust:
+        changes.append(Change("trust_policy", observed["trust_policy"], build_trust_policy(spec.principal)))
+    if set(observed["policy_arns"]) != set(spec.policy_arns):
+        changes.append(Change("policy_arns", sorted(observed["policy_arns"]), sorted(spec.policy_arns)))
+    tags = observed.get("tags", {})
+    if any(tags.get(k) != v for k, v in params.owned_tags.items()):
+        shown = {k: tags.get(k) for k in params.owned_tags}
+        changes.append(Change("tags", shown, dict(params.owned_tags)))
+    return tuple(changes)
+
+
+def diff_instance_role(params: Params, observed: dict[str, Any]) -> tuple[Change, ...]:
+    """Changes between the desired instance role and the observed one."""
+    return diff_role(params, observed, instance_role_spec(params))
+
+
+# ---------------------------------------------------------------- readers
+
+
+def _iam_list(clients: Clients, operation: str, key: str, *, resource: str, **kwargs: Any) -> list[Any]:
+    """All items of an IAM List call (IAM pages with Marker/IsTruncated, not NextToken)."""
+    items: list[Any] = []
+    marker: str | None = None
+    for _ in range(MAX_PAGES):
+        page = call(
+            clients, "iam", operation, resource=resource, **kwargs, **({"Marker": marker} if marker else {})
+        )
+        items.extend(page.get(key, []))
+        marker = page.get("Marker") if page.get("IsTruncated") else None
+        if not marker:
+            return items
+    raise RuntimeError(f"{operation} returned more than {MAX_PAGES} pages")
+
+
+def find_role(clients: Clients, name: str) -> dict[str, Any] | None:
+    """The role ``name`` as {name, arn, trust_policy, policy_arns, tags}, or None."""
+    resource = f"role {name}"
+    try:
+        role = call(clients, "iam", "GetRole", resource=resource, RoleName=name)["Role"]
+    except ResourceNotFound:
+        return None
+    attached = _iam_list(
+        clients, "ListAttachedRolePolicies", "AttachedPolicies", resource=resource, RoleName=name
+    )
+    return {
+        "name": role["RoleName"],
+        "arn": role["Arn"],
+        "trust_policy": parse_policy_document(role["AssumeRolePolicyDocument"]),
+        "policy_arns": sorted(p["PolicyArn"] for p in attached),
+        "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
+    }
+
+
+def find_instance_role(clients: Clients, params: Params) -> dict[str, Any] | None:
+    """The instance role named in the params, or None."""
+    return find_role(clients, params.instance.role_name)
+
+
+# ---------------------------------------------------------------- plan / ensure / delete
+
+
+def _plan(clients: Clients, params: Params, spec: RoleSpec) -> tuple[Result, dict[str, Any] | None]:
+    observed = find_role(clients, spec.name)
+    if observed is None:
+        changes = (Change("role", None, spec.name),)
+        return Result(spec.resource, spec.name, Action.CREATE, changes=changes), None
+    changes = diff_role(params, observed, spec)
+    action = Action.UPDATE if changes else Action.UNCHANGED
+    return Result(spec.resource, spec.name, action, arn=observed["arn"], changes=changes), observed
+
+
+def _ensure(clients: Clients, params: Params, spec: RoleSpec) -> Result:
+    planned, observed = _plan(clients, params, spec)
+    resource = f"role {spec.name}"
+    if observed is None:
+        created = call(
+            clients, "iam", "CreateRole", resource=resource, **build_create_role_request(params, spec)
+        )
+        for arn in spec.policy_arns:
+            call(clients, "iam", "AttachRolePolicy", resource=resource, RoleName=spec.name, PolicyArn=arn)
+        log.info("created role %s trusting %s", spec.name, spec.principal)
+        return Result(
+            spec.resource, spec.name, Action.CREATED, arn=created["Role"]["Arn"], changes=planned.changes
+        )
+    if planned.action is Action.UNCHANGED:
+        return planned
+    for change in planned.changes:
+        if change.field == "trust_policy":
+            call(
+                clients,
+                "iam",
+                "UpdateAssumeRolePolicy",
+                resource=resource,
+                **build_update_trust_request(spec),
+            )
+        elif change.field == "policy_arns":
+            for arn in sorted(set(spec.policy_arns) - set(observed["policy_arns"])):
+                call(clients, "iam", "AttachRolePolicy", resource=resource, RoleName=spec.name, PolicyArn=arn)
+            for arn in sorted(set(observed["policy_arns"]) - set(spec.policy_arns)):
+                call(clients, "iam", "DetachRolePolicy", resource=resource, RoleName=spec.name, PolicyArn=arn)
+        elif change.field == "tags":
+            call(clients, "iam", "TagRole", resource=resource, **build_tag_role_request(params, spec))
+    log.info("updated role %s: %s", spec.name, ", ".join(planned.changed_fields))
+    return Result(spec.resource, spec.name, Action.UPDATED, arn=planned.arn, changes=planned.changes)
+
+
+def _delete(clients: Clients, resource_kind: str, name: str) -> Result:
+    resource = f"role {name}"
+    observed = find_role(clients, name)
+    if observed is None:
+        return Result(resource_kind, name, Action.ABSENT)
+    try:
+        for arn in observed["policy_arns"]:
+            call(clients, "iam", "DetachRolePolicy", resource=resource, RoleName=name, PolicyArn=arn)
+        inline = _iam_list(clients, "ListRolePolicies", "PolicyNames", resource=resource, RoleName=name)
+        for policy_name in inline:
+            call(clients, "iam", "DeleteRolePolicy", resource=resource, RoleName=name, PolicyName=policy_name)
+        call(clients, "iam", "DeleteRole", resource=resource, RoleName=name)
+    except ResourceNotFound:  # deleted concurrently: the goal is reached
+        return Result(resource_kind, name, Action.ABSENT)
+    log.info("deleted role %s", name)
+    return Result(resource_kind, name, Action.DELETED, arn=observed["arn"])
+
+
+def plan_instance_role(clients: Clients, params: Params) -> Result:
+    """Read-only: CREATE, UPDATE (trust policy, policies, tags) or UNCHANGED."""
+    return _plan(clients, params, instance_role_spec(params))[0]
+
+
+def ensure_instance_role(clients: Clients, params: Params) -> Result:
+    """Create the instance role, or converge its trust policy, managed policies and tags."""
+    return _ensure(clients, params, instance_role_spec(params))
+
+
+def delete_instance_role(clients: Clients, params: Params) -> Result:
+    """Detach every managed policy, delete inline policies, then the role; ABSENT if it is gone."""
+    return _delete(clients, "instance_role", params.instance.role_name)
+
+
+def ensure_access_role(clients: Clients, params: Params, role_name: str) -> Result:
+    """The ECR access role (private ECR images): trusts the build principal, has the ECR access policy."""
+    return _ensure(clients, params, access_role_spec(params, role_name))
+
+
+def delete_access_role(clients: Clients, params: Params, role_name: str) -> Result:
+    """Delete the ECR access role; ABSENT if it is gone."""
+    return _delete(clients, "access_role", role_name)
