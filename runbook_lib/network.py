@@ -1,0 +1,628 @@
+"""VPC egress: the resolved VPC/subnets, the owned egress-only security group, and the VPC connector.
+
+Resolution (``resolve_network``): ``vpc_id: default`` is the account's default VPC (``isDefault=true``);
+``subnet_ids: default`` are that VPC's default-for-az subnets, ordered by Availability Zone, of which the
+first ``MAX_DEFAULT_SUBNETS`` (3) are used (at least 2 are required), returned sorted by id. Explicit
+subnet ids are used as given (their VPC is not cross-checked here; App Runner rejects a mix).
+
+Security group: named ``<name>-apprunner-egress``, in the resolved VPC, no ingress rules, the default
+allow-all egress, tagged with the owned tags plus ``Name``. Only created when ``security_group_ids`` is
+empty. Deleting it retries ``DependencyViolation`` (App Runner's ENIs linger, APPRUNNER_BEHAVIOR L11).
+
+VPC connector naming (connectors are immutable, APPRUNNER_BEHAVIOR L14): the first connector is named
+``connector_name``. When subnets or security groups drift, a NEW connector is created, named
+``<connector_name[:33]>-<6 hex>``, the hex being the start of sha256("<sorted subnets>|<sorted SGs>"), so
+the same configuration always gets the same name and the name stays within the 4-40 character pattern.
+The "family" of a connector name is ``connector_name`` itself plus those hashed names; hashed names only
+count when tagged ``runbook:name=<name>``. ``find_vpc_connector`` returns the ACTIVE family member that
+matches the desired configuration, else the newest one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from runbook_lib.aws import call, paginate
+from runbook_lib.clients import Clients
+from runbook_lib.errors import (
+    InvalidRequest,
+    InvalidState,
+    ParameterError,
+    Problem,
+    ResourceConflict,
+    ResourceNotFound,
+    RunbookError,
+    WaitTimeout,
+)
+from runbook_lib.params import OWNER_TAG, Params
+from runbook_lib.results import Action, Change, Result
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_DEFAULT_SUBNETS = 3
+SG_DELETE_TIMEOUT_S = 45 * 60.0
+CONNECTOR_DELETE_TIMEOUT_S = 10 * 60.0
+NAME_PREFIX_MAX = 33  # 33 + "-" + 6 hex = 40, the VpcConnectorName maximum
+NO_NETWORK = "no network section in the params: the service uses default public egress"
+
+
+# ---------------------------------------------------------------- retry with backoff
+
+
+def retry_while(
+    action: Callable[[], T],
+    *,
+    retryable: Callable[[RunbookError], bool],
+    what: str,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    initial: float = 5.0,
+    cap: float = 60.0,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> T:
+    """Run ``action`` until it succeeds, retrying errors ``retryable`` accepts with capped exponential
+    backoff; WaitTimeout (chaining the last error) once ``timeout`` seconds have passed."""
+    start = clock()
+    delay = initial
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return action()
+        except RunbookError as err:
+            if not retryable(err):
+                raise
+            elapsed = clock() - start
+            last = getattr(err, "code", type(err).__name__)
+            if elapsed >= timeout:
+                raise WaitTimeout(
+                    "It is still in use; re-run the teardown later.", seconds=elapsed, what=what, last=last
+                ) from err
+            wait = min(delay, timeout - elapsed)
+            log.info("%s: %s, retrying in %.0fs (attempt %d)", what, last, wait, attempt)
+            if on_progress:
+                on_progress({"what": what, "attempt": attempt, "reason": last, "retry_in_s": wait})
+            sleep(wait)
+            delay = min(delay * 2, cap)
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _require_network(params: Params) -> Any:
+    if params.network is None:
+        raise ParameterError("params", [Problem("network", "is not set; there is no VPC egress to resolve")])
+    return params.network
+
+
+def resolve_vpc_id(clients: Clients, params: Params) -> str:
+    """The VPC id from the params, ``default`` resolved to the account's default VPC."""
+    net = _require_network(params)
+    if net.vpc_id != "default":
+        return net.vpc_id
+    vpcs = paginate(
+        clients,
+        "ec2",
+        "DescribeVpcs",
+        "Vpcs",
+        resource="default VPC",
+        Filters=[{"Name": "isDefault", "Values": ["true"]}],
+    )
+    if not vpcs:
+        raise ParameterError(
+            "params",
+            [Problem("network.vpc_id", f"`default`, but {params.region} has no default VPC; give a VPC id")],
+        )
+    return vpcs[0]["VpcId"]
+
+
+def resolve_subnet_ids(clients: Clients, params: Params, vpc_id: str) -> list[str]:
+    """Subnet ids from the params; ``default``: the first 3 default-for-az subnets by AZ (2+ needed)."""
+    net = _require_network(params)
+    if net.subnet_ids != "default":
+        return sorted(net.subnet_ids)
+    subnets = paginate(
+        clients,
+        "ec2",
+        "DescribeSubnets",
+        "Subnets",
+        resource=f"default subnets of {vpc_id}",
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default-for-az", "Values": ["true"]}],
+    )
+    chosen = sorted(subnets, key=lambda s: (s["AvailabilityZone"], s["SubnetId"]))[:MAX_DEFAULT_SUBNETS]
+    if len(chosen) < 2:
+        raise ParameterError(
+            "params",
+            [
+                Problem(
+                    "network.subnet_ids",
+                    f"`default`, but {vpc_id} has {len(chosen)} default subnet(s) and App Runner needs "
+                    "subnets in 2+ Availability Zones; list the subnet ids",
+                )
+            ],
+        )
+    return sorted(s["SubnetId"] for s in chosen)
+
+
+def resolve_network(clients: Clients, params: Params) -> dict[str, Any]:
+    """{vpc_id, subnet_ids, security_group_ids, owned_security_group}: ``default`` resolved; the owned
+    security group's id when ``security_group_ids`` is empty ([] while it does not exist yet)."""
+    net = _require_network(params)
+    vpc_id = resolve_vpc_id(clients, params)
+    subnet_ids = resolve_subnet_ids(clients, params, vpc_id)
+    if net.security_group_ids:
+        groups, owned = sorted(net.security_group_ids), False
+    else:
+        found = find_security_group(clients, params, vpc_id=vpc_id)
+        groups, owned = ([found["group_id"]] if found else []), True
+    return {
+        "vpc_id": vpc_id,
+        "subnet_ids": subnet_ids,
+        "security_group_ids": groups,
+        "owned_security_group": owned,
+    }
+
+
+# ---------------------------------------------------------------- security group: pure parts
+
+
+def security_group_name(params: Params) -> str:
+    """The owned security group's name."""
+    return f"{params.name}-apprunner-egress"
+
+
+def security_group_tags(params: Params) -> dict[str, str]:
+    """The owned tags plus a Name tag."""
+    return {**params.owned_tags, "Name": security_group_name(params)}
+
+
+def build_create_security_group_request(params: Params, vpc_id: str) -> dict[str, Any]:
+    """CreateSecurityGroup: egress-only (EC2 adds the allow-all egress rule itself), tagged."""
+    return {
+        "GroupName": security_group_name(params),
+        "Description": f"App Runner VPC connector egress for {params.name} (managed by runbook)",
+        "VpcId": vpc_id,
+        "TagSpecifications": [{"ResourceType": "security-group", "Tags": _tags(security_group_tags(params))}],
+    }
+
+
+def build_allow_all_egress_request(group_id: str) -> dict[str, Any]:
+    """AuthorizeSecurityGroupEgress restoring the allow-all IPv4 egress rule."""
+    return {
+        "GroupId": group_id,
+        "IpPermissions": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    }
+
+
+def build_tag_security_group_request(params: Params, group_id: str) -> dict[str, Any]:
+    """CreateTags with the owned tags and Name."""
+    return {"Resources": [group_id], "Tags": _tags(security_group_tags(params))}
+
+
+def security_group_arn(region: str, account_id: str, group_id: str) -> str:
+    """The ARN of a security group (older EC2 responses carry no SecurityGroupArn)."""
+    return f"arn:aws:ec2:{region}:{account_id}:security-group/{group_id}"
+
+
+def _allows_all_egress(rules: list[dict[str, Any]]) -> bool:
+    return any(
+        r.get("IpProtocol") == "-1" and any(ip.get("CidrIp") == "0.0.0.0/0" for ip in r.get("IpRanges", []))
+        for r in rules
+    )
+
+
+def diff_security_group(params: Params, observed: dict[str, Any]) -> tuple[Change, ...]:
+    """Changes from egress-only + tagged: ingress rules to revoke, egress to restore, tags to set."""
+    changes: list[Change] = []
+    if observed["ingress"]:
+        changes.append(Change("ingress_rules", len(observed["ingress"]), 0))
+    if not _allows_all_egress(observed["egress"]):
+        changes.append(Change("egress", "restricted", "all traffic"))
+    desired = security_group_tags(params)
+    if any(observed["tags"].get(k) != v for k, v in desired.items()):
+        changes.append(Change("tags", {k: observed["tags"].get(k) for k in desired}, desired))
+    return tuple(changes)
+
+
+# ---------------------------------------------------------------- security group: senders
+
+
+def _owned_security_groups(
+    clients: Clients, params: Params, vpc_id: str | None = None
+) -> list[dict[str, Any]]:
+    filters = [
+        {"Name": "group-name", "Values": [security_group_name(params)]},
+        {"Name": f"tag:{OWNER_TAG}", "Values": [params.name]},
+    ]
+    if vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    groups = paginate(
+        clients,
+        "ec2",
+        "DescribeSecurityGroups",
+        "SecurityGroups",
+        resource=f"security group {security_group_name(params)}",
+        Filters=filters,
+    )
+    return [
+        {
+            "group_id": g["GroupId"],
+            "name": g["GroupName"],
+            "vpc_id": g.get("VpcId"),
+            "arn": g.get("SecurityGroupArn")
+            or security_group_arn(clients.region, g.get("OwnerId", params.account_id), g["GroupId"]),
+            "ingress": g.get("IpPermissions", []),
+            "egress": g.get("IpPermissionsEgress", []),
+            "tags": {t["Key"]: t["Value"] for t in g.get("Tags", [])},
+        }
+        for g in sorted(groups, key=lambda g: g["GroupId"])
+    ]
+
+
+def find_security_group(
+    clients: Clients, params: Params, *, vpc_id: str | None = None
+) -> dict[str, Any] | None:
+    """The owned security group (by name and owner tag, in ``vpc_id`` if given), or None."""
+    groups = _owned_security_groups(clients, params, vpc_id)
+    return groups[0] if groups else None
+
+
+def _sg_result(params: Params, action: Action, **kwargs: Any) -> Result:
+    return Result("security_group", security_group_name(params), action, **kwargs)
+
+
+def _sg_not_owned(params: Params) -> Result | None:
+    if params.network is None:
+        return _sg_result(params, Action.UNCHANGED, detail=NO_NETWORK)
+    if params.network.security_group_ids:
+        ids = sorted(params.network.security_group_ids)
+        detail = f"uses the given security groups {', '.join(ids)}; none is owned"
+        return _sg_result(params, Action.UNCHANGED, detail=detail, extra={"security_group_ids": ids})
+    return None
+
+
+def _plan_sg(clients: Clients, params: Params) -> tuple[Result, dict[str, Any] | None]:
+    vpc_id = resolve_vpc_id(clients, params)
+    observed = find_security_group(clients, params, vpc_id=vpc_id)
+    if observed is None:
+        change = Change("security_group", None, f"{security_group_name(params)} in {vpc_id}")
+        return _sg_result(params, Action.CREATE, changes=(change,), extra={"vpc_id": vpc_id}), None
+    changes = diff_security_group(params, observed)
+    extra = {"group_id": observed["group_id"], "vpc_id": vpc_id}
+    action = Action.UPDATE if changes else Action.UNCHANGED
+    return _sg_result(params, action, arn=observed["arn"], changes=changes, extra=extra), observed
+
+
+def plan_security_group(clients: Clients, params: Params) -> Result:
+    """Read-only: CREATE, UPDATE (ingress, egress, tags) or UNCHANGED."""
+    return _sg_not_owned(params) or _plan_sg(clients, params)[0]
+
+
+def ensure_security_group(clients: Clients, params: Params) -> Result:
+    """Create the owned egress-only security group, or converge it; only when none is given."""
+    skipped = _sg_not_owned(params)
+    if skipped:
+        return skipped
+    planned, observed = _plan_sg(clients, params)
+    resource = f"security group {security_group_name(params)}"
+    vpc_id = planned.extra["vpc_id"]
+    if observed is None:
+        request = build_create_security_group_request(params, vpc_id)
+        group_id = call(clients, "ec2", "CreateSecurityGroup", resource=resource, **request)["GroupId"]
+        arn = security_group_arn(clients.region, params.account_id, group_id)
+        log.info("created security group %s (%s) in %s", security_group_name(params), group_id, vpc_id)
+        extra = {"group_id": group_id, "vpc_id": vpc_id}
+        return _sg_result(params, Action.CREATED, arn=arn, changes=planned.changes, extra=extra)
+    if planned.action is Action.UNCHANGED:
+        return planned
+    group_id = observed["group_id"]
+    for field in planned.changed_fields:
+        if field == "ingress_rules":
+            call(
+                clients,
+                "ec2",
+                "RevokeSecurityGroupIngress",
+                resource=resource,
+                GroupId=group_id,
+                IpPermissions=observed["ingress"],
+            )
+        elif field == "egress":
+            call(
+                clients,
+                "ec2",
+                "AuthorizeSecurityGroupEgress",
+                resource=resource,
+                **build_allow_all_egress_request(group_id),
+            )
+        elif field == "tags":
+            call(
+                clients,
+                "ec2",
+                "CreateTags",
+                resource=resource,
+                **build_tag_security_group_request(params, group_id),
+            )
+    return _sg_result(params, Action.UPDATED, arn=planned.arn, changes=planned.changes, extra=planned.extra)
+
+
+def _is_dependency_violation(err: RunbookError) -> bool:
+    return isinstance(err, ResourceConflict) and err.code == "DependencyViolation"
+
+
+def delete_security_group(
+    clients: Clients,
+    params: Params,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout: float = SG_DELETE_TIMEOUT_S,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Result:
+    """Delete every owned security group of this name (any VPC), retrying DependencyViolation while
+    App Runner's ENIs linger; ABSENT if there is none. Groups given in the params are never touched."""
+    groups = _owned_security_groups(clients, params)
+    deleted: list[str] = []
+    for group in groups:
+        resource = f"security group {group['name']} ({group['group_id']})"
+
+        def delete(group_id: str = group["group_id"], resource: str = resource) -> None:
+            call(clients, "ec2", "DeleteSecurityGroup", resource=resource, GroupId=group_id)
+
+        try:
+            retry_while(
+                delete,
+                retryable=_is_dependency_violation,
+                what=resource,
+                timeout=timeout,
+                sleep=sleep,
+                clock=clock,
+                on_progress=on_progress,
+            )
+        except ResourceNotFound:
+            continue
+        deleted.append(group["group_id"])
+        log.info("deleted %s", resource)
+    if not deleted:
+        return _sg_result(params, Action.ABSENT)
+    arn = next(g["arn"] for g in groups if g["group_id"] == deleted[0])
+    return _sg_result(params, Action.DELETED, arn=arn, extra={"group_ids": deleted})
+
+
+# ---------------------------------------------------------------- VPC connector: pure parts
+
+
+def connector_base_name(params: Params) -> str:
+    """The configured connector name (the service name when there is no network section)."""
+    return params.network.connector_name if params.network else params.name
+
+
+def replacement_connector_name(base: str, subnet_ids: list[str], security_group_ids: list[str]) -> str:
+    """``<base[:33]>-<6 hex of sha256(sorted subnets | sorted SGs)>``: deterministic, 4-40 characters."""
+    key = ",".join(sorted(subnet_ids)) + "|" + ",".join(sorted(security_group_ids))
+    return f"{base[:NAME_PREFIX_MAX]}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+
+
+def in_connector_family(base: str, name: str) -> bool:
+    """Whether ``name`` is ``base`` or one of its replacement names."""
+    return name == base or re.fullmatch(re.escape(base[:NAME_PREFIX_MAX]) + r"-[0-9a-f]{6}", name) is not None
+
+
+def build_create_vpc_connector_request(
+    params: Params, network: dict[str, Any], name: str | None = None
+) -> dict[str, Any]:
+    """CreateVpcConnector for the resolved network (subnets and SGs sorted), tagged."""
+    return {
+        "VpcConnectorName": name or connector_base_name(params),
+        "Subnets": sorted(network["subnet_ids"]),
+        "SecurityGroups": sorted(network["security_group_ids"]),
+        "Tags": _tags(params.owned_tags),
+    }
+
+
+def diff_vpc_connector(
+    params: Params, observed: dict[str, Any], network: dict[str, Any]
+) -> tuple[Change, ...]:
+    """Subnet and security group differences, compared as sets."""
+    changes: list[Change] = []
+    for field, key in (("subnets", "subnet_ids"), ("security_groups", "security_group_ids")):
+        if set(observed[field]) != set(network[key]):
+            changes.append(Change(field, sorted(observed[field]), sorted(network[key])))
+    return tuple(changes)
+
+
+# ---------------------------------------------------------------- VPC connector: readers and senders
+
+
+def _connector(item: dict[str, Any], owned: bool) -> dict[str, Any]:
+    created = item.get("CreatedAt")
+    return {
+        "name": item["VpcConnectorName"],
+        "arn": item["VpcConnectorArn"],
+        "revision": item.get("VpcConnectorRevision"),
+        "status": str(item.get("Status", "")).upper(),
+        "subnets": sorted(item.get("Subnets", [])),
+        "security_groups": sorted(item.get("SecurityGroups", [])),
+        "created_at": created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
+        "owned": owned,
+    }
+
+
+def _is_owned(clients: Clients, params: Params, arn: str) -> bool:
+    tags = call(clients, "apprunner", "ListTagsForResource", resource=f"vpc connector {arn}", ResourceArn=arn)
+    return any(t.get("Key") == OWNER_TAG and t.get("Value") == params.name for t in tags.get("Tags", []))
+
+
+def list_vpc_connectors(clients: Clients, params: Params) -> list[dict[str, Any]]:
+    """ACTIVE connectors of the name family, oldest first; replacement names only when owned."""
+    base = connector_base_name(params)
+    items = paginate(
+        clients, "apprunner", "ListVpcConnectors", "VpcConnectors", resource=f"vpc connectors {base}"
+    )
+    found = []
+    for item in items:
+        if str(item.get("Status", "")).upper() != "ACTIVE" or not in_connector_family(
+            base, item["VpcConnectorName"]
+        ):
+            continue
+        owned = _is_owned(clients, params, item["VpcConnectorArn"])
+        if owned or item["VpcConnectorName"] == base:
+            found.append(_connector(item, owned))
+    return sorted(found, key=lambda c: (c["created_at"], c["name"]))
+
+
+def find_vpc_connector(
+    clients: Clients, params: Params, *, network: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The current connector: the ACTIVE family member matching ``network`` if given, else the newest."""
+    connectors = list_vpc_connectors(clients, params)
+    return _current(params, connectors, network)
+
+
+def _current(
+    params: Params, connectors: list[dict[str, Any]], network: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    if network is not None:
+        matching = [c for c in connectors if not diff_vpc_connector(params, c, network)]
+        if matching:
+            return matching[-1]
+    return connectors[-1] if connectors else None
+
+
+def _connector_result(params: Params, action: Action, **kwargs: Any) -> Result:
+    return Result("vpc_connector", connector_base_name(params), action, **kwargs)
+
+
+def _plan_connector(
+    clients: Clients, params: Params, network: dict[str, Any]
+) -> tuple[Result, list[dict[str, Any]], dict[str, Any] | None]:
+    connectors = list_vpc_connectors(clients, params)
+    current = _current(params, connectors, network)
+    if current is None:
+        desired = build_create_vpc_connector_request(params, network)
+        changes = (
+            Change("subnets", None, desired["Subnets"]),
+            Change("security_groups", None, desired["SecurityGroups"]),
+        )
+        return _connector_result(params, Action.CREATE, changes=changes), connectors, None
+    changes = diff_vpc_connector(params, current, network)
+    stale = [c["arn"] for c in connectors if c["arn"] != current["arn"]]
+    if not changes:
+        extra = {"stale_arns": stale} if stale else {}
+        result = _connector_result(params, Action.UNCHANGED, arn=current["arn"], extra=extra)
+        return result, connectors, current
+    extra = {"old_arn": current["arn"]}
+    return _connector_result(params, Action.REPLACE, changes=changes, extra=extra), connectors, current
+
+
+def plan_vpc_connector(clients: Clients, params: Params, *, network: dict[str, Any] | None = None) -> Result:
+    """Read-only: CREATE, REPLACE (subnets/SGs drifted; connectors are immutable) or UNCHANGED."""
+    if params.network is None:
+        return _connector_result(params, Action.UNCHANGED, detail=NO_NETWORK)
+    network = network or resolve_network(clients, params)
+    if network["owned_security_group"] and not network["security_group_ids"]:
+        network = {**network, "security_group_ids": [f"({security_group_name(params)}, to be created)"]}
+    return _plan_connector(clients, params, network)[0]
+
+
+def ensure_vpc_connector(
+    clients: Clients, params: Params, *, network: dict[str, Any] | None = None
+) -> Result:
+    """Create the connector, or on drift a new one (REPLACED, ``extra["old_arn"]``); the old one is
+    deleted by ``delete_vpc_connector(..., arn=old_arn)`` once the service uses the new one."""
+    if params.network is None:
+        return _connector_result(params, Action.UNCHANGED, detail=NO_NETWORK)
+    network = network or resolve_network(clients, params)
+    base = connector_base_name(params)
+    if not network["security_group_ids"]:
+        raise InvalidState(
+            "Run ensure_security_group first (the plan does: security group, then connector).",
+            resource=f"vpc connector {base}",
+            operation="CreateVpcConnector",
+            code="SecurityGroupMissing",
+            aws_message=f"the owned security group {security_group_name(params)} does not exist",
+        )
+    planned, connectors, current = _plan_connector(clients, params, network)
+    if planned.action is Action.UNCHANGED:
+        return planned
+    name = base
+    if connectors:  # the first connector takes the configured name; replacements a derived one
+        name = replacement_connector_name(base, network["subnet_ids"], network["security_group_ids"])
+    request = build_create_vpc_connector_request(params, network, name)
+    created = call(clients, "apprunner", "CreateVpcConnector", resource=f"vpc connector {name}", **request)
+    arn = created["VpcConnector"]["VpcConnectorArn"]
+    extra: dict[str, Any] = {"connector_name": name}
+    if current is None:
+        log.info("created vpc connector %s", name)
+        return _connector_result(params, Action.CREATED, arn=arn, changes=planned.changes, extra=extra)
+    extra.update(old_arn=current["arn"], stale_arns=[c["arn"] for c in connectors])
+    log.info("replaced vpc connector %s by %s (%s)", current["name"], name, ", ".join(planned.changed_fields))
+    return _connector_result(params, Action.REPLACED, arn=arn, changes=planned.changes, extra=extra)
+
+
+def _is_in_use(err: RunbookError) -> bool:
+    # App Runner has no distinct code for this: InvalidRequestException "... is being used by other
+    # services" (APPRUNNER_BEHAVIOR 2.4) is the only signal, so the message is inspected here.
+    return isinstance(err, InvalidRequest) and "being used" in str(getattr(err, "aws_message", ""))
+
+
+def _still_active(clients: Clients, arn: str) -> bool:
+    try:
+        found = call(
+            clients, "apprunner", "DescribeVpcConnector", resource=f"vpc connector {arn}", VpcConnectorArn=arn
+        )
+    except ResourceNotFound:
+        return False
+    return str(found["VpcConnector"].get("Status", "")).upper() == "ACTIVE"
+
+
+def delete_vpc_connector(
+    clients: Clients,
+    params: Params,
+    *,
+    arn: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout: float = CONNECTOR_DELETE_TIMEOUT_S,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Result:
+    """Delete connector ``arn``, or every owned ACTIVE connector of the name family; retries
+    "being used by other services" with backoff up to ``timeout``; ABSENT if there is nothing to delete."""
+    if arn is not None:
+        targets = [arn] if _still_active(clients, arn) else []
+    else:
+        targets = [c["arn"] for c in list_vpc_connectors(clients, params) if c["owned"]]
+    deleted: list[str] = []
+    for target in targets:
+        resource = f"vpc connector {target}"
+
+        def delete(target: str = target, resource: str = resource) -> None:
+            call(clients, "apprunner", "DeleteVpcConnector", resource=resource, VpcConnectorArn=target)
+
+        try:
+            retry_while(
+                delete,
+                retryable=_is_in_use,
+                what=resource,
+                timeout=timeout,
+                sleep=sleep,
+                clock=clock,
+                on_progress=on_progress,
+            )
+        except ResourceNotFound:
+            continue
+        deleted.append(target)
+        log.info("deleted %s", resource)
+    if not deleted:
+        return _connector_result(params, Action.ABSENT, arn=arn)
+    return _connector_result(params, Action.DELETED, arn=deleted[0], extra={"arns": deleted})
