@@ -1,0 +1,268 @@
+"""Auto scaling configurations: request builder, revision decisions and quotas over stubbed App Runner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from botocore.stub import Stubber
+from botocore.validate import validate_parameters
+
+from runbook_lib import autoscaling
+from runbook_lib.clients import make_clients
+from runbook_lib.errors import QuotaExceeded
+from runbook_lib.params import parse_params
+from runbook_lib.results import Action
+
+ACCOUNT = "123456789012"
+NAME_ARN = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/demo-app"
+LIST_ARGS = {"AutoScalingConfigurationName": "demo-app", "LatestOnly": False}
+TAGS = [{"Key": "runbook:name", "Value": "demo-app"}, {"Key": "team", "Value": "platform"}]
+
+
+def make_params(**overrides):
+    doc = {
+        "name": "demo-app",
+        "account_id": ACCOUNT,
+        "region": "us-east-1",
+        "tags": {"team": "platform"},
+        "connection": {"name": "github-demo"},
+        "source": {"repository_url": "https://github.com/example/app", "branch": "main", "runtime": "GO_1"},
+        "instance": {},
+        "autoscaling": {"max_concurrency": 50, "min_size": 1, "max_size": 5},
+    }
+    return parse_params(doc, overrides=overrides)
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    return make_clients(region="us-east-1")
+
+
+@pytest.fixture
+def stub(clients, no_network):
+    with Stubber(clients.apprunner) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def arn(revision: int) -> str:
+    return f"{NAME_ARN}/{revision}/{revision:032x}"
+
+
+def summary(revision: int, *, used: bool = False, status: str = "active") -> dict:
+    return {
+        "AutoScalingConfigurationArn": arn(revision),
+        "AutoScalingConfigurationName": "demo-app",
+        "AutoScalingConfigurationRevision": revision,
+        "Status": status,
+        "CreatedAt": dt.datetime(2024, 1, revision, tzinfo=dt.timezone.utc),
+        "HasAssociatedService": used,
+        "IsDefault": False,
+    }
+
+
+def config(revision: int, settings: tuple[int, int, int] = (50, 1, 5), *, used: bool = False) -> dict:
+    max_concurrency, min_size, max_size = settings
+    fields = {k: v for k, v in summary(revision, used=used).items()}
+    return {
+        **fields,
+        "Latest": False,
+        "MaxConcurrency": max_concurrency,
+        "MinSize": min_size,
+        "MaxSize": max_size,
+    }
+
+
+def observe(stub: Stubber, *revisions: dict, inactive: tuple[int, ...] = ()) -> None:
+    """ListAutoScalingConfigurations (plus INACTIVE entries that must be ignored), then one Describe each."""
+    items = [
+        summary(r["AutoScalingConfigurationRevision"], used=r["HasAssociatedService"]) for r in revisions
+    ]
+    items += [summary(n, status="inactive") for n in inactive]
+    stub.add_response(
+        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items}, LIST_ARGS
+    )
+    for revision in revisions:
+        stub.add_response(
+            "describe_auto_scaling_configuration",
+            {"AutoScalingConfiguration": revision},
+            {"AutoScalingConfigurationArn": revision["AutoScalingConfigurationArn"]},
+        )
+
+
+def expect_create(stub: Stubber, revision: int) -> None:
+    created = {**config(revision), "Latest": True}
+    stub.add_response(
+        "create_auto_scaling_configuration",
+        {"AutoScalingConfiguration": created},
+        autoscaling.build_create_autoscaling_request(make_params()),
+    )
+
+
+def expect_delete(stub: Stubber, revision: int) -> None:
+    stub.add_response(
+        "delete_auto_scaling_configuration",
+        {"AutoScalingConfiguration": {**config(revision), "Status": "inactive"}},
+        {"AutoScalingConfigurationArn": arn(revision)},
+    )
+
+
+def mutating(clients) -> list[str]:
+    return [c.operation for c in clients.calls if c.mutating]
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+def test_create_request_snapshot(clients) -> None:
+    request = autoscaling.build_create_autoscaling_request(make_params())
+    assert request == {
+        "AutoScalingConfigurationName": "demo-app",
+        "MaxConcurrency": 50,
+        "MinSize": 1,
+        "MaxSize": 5,
+        "Tags": TAGS,
+    }
+    operation = clients.apprunner.meta.service_model.operation_model("CreateAutoScalingConfiguration")
+    validate_parameters(request, operation.input_shape)
+
+
+def test_delete_all_request_uses_the_name_arn(clients) -> None:
+    assert autoscaling.name_arn(arn(3)) == NAME_ARN
+    request = {"AutoScalingConfigurationArn": NAME_ARN, "DeleteAllRevisions": True}
+    operation = clients.apprunner.meta.service_model.operation_model("DeleteAutoScalingConfiguration")
+    validate_parameters(request, operation.input_shape)
+
+
+def test_decide_prefers_the_revision_in_use() -> None:
+    params = make_params()
+    revisions = [autoscaling._revision(config(n)) for n in (1, 2, 3)]
+    assert autoscaling.decide_autoscaling(params, revisions).reuse["revision"] == 3
+    assert autoscaling.decide_autoscaling(params, revisions, arn(2)).reuse["revision"] == 2
+    other = autoscaling.decide_autoscaling(make_params(**{"autoscaling.max_size": 7}), revisions, arn(2))
+    assert (other.action, other.reuse, [c.field for c in other.changes]) == (
+        Action.UPDATE,
+        None,
+        ["max_size"],
+    )
+
+
+# ---------------------------------------------------------------- decisions over stubbed App Runner
+
+
+def test_ensure_creates_first_revision(clients, stub) -> None:
+    observe(stub)
+    expect_create(stub, 1)
+    result = autoscaling.ensure_autoscaling(clients, make_params())
+    assert (result.resource, result.action, result.arn, result.extra) == (
+        "autoscaling",
+        Action.CREATED,
+        arn(1),
+        {"revision": 1},
+    )
+
+
+def test_ensure_reuses_matching_revision(clients, stub) -> None:
+    observe(stub, config(1, (100, 1, 25)), config(2, used=True), inactive=(3,))
+    result = autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(2))
+    assert (result.action, result.arn, result.extra, result.detail) == (
+        Action.UNCHANGED,
+        arn(2),
+        {"revision": 2},
+        "",
+    )
+    assert mutating(clients) == []
+
+
+def test_ensure_reuses_an_older_matching_revision_for_repointing(clients, stub) -> None:
+    observe(stub, config(1), config(2, (100, 1, 25), used=True))
+    result = autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(2))
+    assert (result.action, result.arn) == (Action.UNCHANGED, arn(1))
+    assert "switched" in result.detail and mutating(clients) == []
+
+
+def test_ensure_creates_new_revision_on_change(clients, stub) -> None:
+    observe(stub, config(1, (100, 1, 25), used=True))
+    expect_create(stub, 2)
+    result = autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(1))
+    assert (result.action, result.arn, result.extra["revision"]) == (Action.UPDATED, arn(2), 2)
+    assert result.changed_fields == ["max_concurrency", "max_size"]
+
+
+def test_quota_deletes_oldest_unused_first(clients, stub) -> None:
+    old = (100, 1, 25)
+    observe(stub, config(1, old, used=True), config(2, old), config(3, old), config(4, old), config(5, old))
+    expect_delete(stub, 2)
+    expect_create(stub, 6)
+    result = autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(1))
+    assert (result.action, result.extra) == (Action.UPDATED, {"revision": 6, "deleted_arns": [arn(2)]})
+    assert mutating(clients) == ["DeleteAutoScalingConfiguration", "CreateAutoScalingConfiguration"]
+
+
+def test_quota_with_every_revision_in_use(clients, stub) -> None:
+    observe(stub, *(config(n, (100, 1, 25), used=True) for n in range(1, 6)))
+    with pytest.raises(QuotaExceeded, match="in use|used by a service"):
+        autoscaling.ensure_autoscaling(clients, make_params())
+    assert mutating(clients) == []
+
+
+def test_quota_never_deletes_the_revision_reported_in_use(clients, stub) -> None:
+    old = (100, 1, 25)
+    observe(stub, config(1, old), *(config(n, old, used=True) for n in range(2, 6)))
+    with pytest.raises(QuotaExceeded):
+        autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(1))
+
+
+def test_plan_reads_only(clients, stub) -> None:
+    observe(stub)
+    assert autoscaling.plan_autoscaling(clients, make_params()).action is Action.CREATE
+    observe(stub, config(1, (100, 1, 25)))
+    planned = autoscaling.plan_autoscaling(clients, make_params())
+    assert (planned.action, planned.changed_fields) == (Action.UPDATE, ["max_concurrency", "max_size"])
+    observe(stub, *(config(n, (100, 1, 25), used=n != 2) for n in range(1, 6)))
+    assert "deletes unused revision(s) 2" in autoscaling.plan_autoscaling(clients, make_params()).detail
+    observe(stub, *(config(n, (100, 1, 25), used=True) for n in range(1, 6)))
+    assert "blocked" in autoscaling.plan_autoscaling(clients, make_params()).detail
+    observe(stub, config(1))
+    assert autoscaling.plan_autoscaling(clients, make_params()).action is Action.UNCHANGED
+    assert mutating(clients) == []
+
+
+def test_delete_all_revisions(clients, stub) -> None:
+    items = [summary(1), summary(2), summary(3, status="INACTIVE")]
+    stub.add_response(
+        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items}, LIST_ARGS
+    )
+    stub.add_response(
+        "delete_auto_scaling_configuration",
+        {"AutoScalingConfiguration": {**config(2), "Status": "inactive"}},
+        {"AutoScalingConfigurationArn": NAME_ARN, "DeleteAllRevisions": True},
+    )
+    result = autoscaling.delete_autoscaling(clients, make_params())
+    assert (result.action, result.arn, result.extra) == (Action.DELETED, NAME_ARN, {"revisions": [1, 2]})
+
+
+def test_delete_absent(clients, stub) -> None:
+    stub.add_response(
+        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": []}, LIST_ARGS
+    )
+    assert autoscaling.delete_autoscaling(clients, make_params()).action is Action.ABSENT
+    assert mutating(clients) == []
+
+
+def test_prune_keeps_the_given_and_used_revisions(clients, stub) -> None:
+    items = [summary(1), summary(2, used=True), summary(3)]
+    stub.add_response(
+        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items}, LIST_ARGS
+    )
+    expect_delete(stub, 1)
+    result = autoscaling.prune_autoscaling(clients, make_params(), arn(3))
+    assert (result.action, result.arn, result.extra) == (Action.DELETED, arn(3), {"deleted_arns": [arn(1)]})
+    stub.add_response(
+        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items[1:]}, LIST_ARGS
+    )
+    assert autoscaling.prune_autoscaling(clients, make_params(), arn(3)).action is Action.UNCHANGED
