@@ -25,7 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
@@ -37,14 +37,13 @@ from runbook_lib.errors import (
     ResourceConflict,
     ResourceNotFound,
     RunbookError,
-    WaitTimeout,
 )
 from runbook_lib.params import OWNER_TAG, Params
 from runbook_lib.results import Action, Change, Result
+from runbook_lib.waiters import GONE, Backoff, WaitSpec, wait_for
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 MAX_DEFAULT_SUBNETS = 3
 SG_DELETE_TIMEOUT_S = 45 * 60.0
 CONNECTOR_DELETE_TIMEOUT_S = 10 * 60.0
@@ -52,45 +51,47 @@ NAME_PREFIX_MAX = 33  # 33 + "-" + 6 hex = 40, the VpcConnectorName maximum
 NO_NETWORK = "no network section in the params: the service uses default public egress"
 
 
-# ---------------------------------------------------------------- retry with backoff
+# ---------------------------------------------------------------- deletes that wait for dependents
+
+DELETE_BACKOFF = Backoff(initial_s=5.0, factor=2.0, cap_s=60.0)
 
 
-def retry_while(
-    action: Callable[[], T],
+def delete_when_free(
+    delete: Callable[[], None],
     *,
-    retryable: Callable[[RunbookError], bool],
+    busy: Callable[[RunbookError], bool],
     what: str,
     timeout: float,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-    initial: float = 5.0,
-    cap: float = 60.0,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
-) -> T:
-    """Run ``action`` until it succeeds, retrying errors ``retryable`` accepts with capped exponential
-    backoff; WaitTimeout (chaining the last error) once ``timeout`` seconds have passed."""
-    start = clock()
-    delay = initial
-    attempt = 0
-    while True:
-        attempt += 1
+) -> bool:
+    """Issue ``delete`` until it stops failing with an error ``busy`` accepts (the resource is still
+    used), with the waiters' backoff (5 s doubling to 60 s) up to ``timeout``, then WaitTimeout.
+    True when it deleted the resource, False when the resource was already gone."""
+
+    def attempt() -> str:
         try:
-            return action()
+            delete()
+        except ResourceNotFound:
+            return GONE
         except RunbookError as err:
-            if not retryable(err):
-                raise
-            elapsed = clock() - start
-            last = getattr(err, "code", type(err).__name__)
-            if elapsed >= timeout:
-                raise WaitTimeout(
-                    "It is still in use; re-run the teardown later.", seconds=elapsed, what=what, last=last
-                ) from err
-            wait = min(delay, timeout - elapsed)
-            log.info("%s: %s, retrying in %.0fs (attempt %d)", what, last, wait, attempt)
-            if on_progress:
-                on_progress({"what": what, "attempt": attempt, "reason": last, "retry_in_s": wait})
-            sleep(wait)
-            delay = min(delay * 2, cap)
+            if busy(err):
+                return str(getattr(err, "code", type(err).__name__))
+            raise
+        return "DELETED"
+
+    spec = WaitSpec(
+        what=what,
+        fetch=attempt,
+        success=frozenset({"DELETED", GONE}),
+        timeout_hint="It is still in use; re-run the teardown later.",
+    )
+    status = wait_for(
+        spec, timeout=timeout, sleep=sleep, clock=clock, on_progress=on_progress, backoff=DELETE_BACKOFF
+    )
+    log.info("%s: %s", what, "done" if status == "DELETED" else "already gone")
+    return status == "DELETED"
 
 
 # ---------------------------------------------------------------- resolution
@@ -372,27 +373,25 @@ def delete_security_group(
     """Delete every owned security group of this name (any VPC), retrying DependencyViolation while
     App Runner's ENIs linger; ABSENT if there is none. Groups given in the params are never touched."""
     groups = _owned_security_groups(clients, params)
-    deleted: list[str] = []
-    for group in groups:
-        resource = f"security group {group['name']} ({group['group_id']})"
-
-        def delete(group_id: str = group["group_id"], resource: str = resource) -> None:
-            call(clients, "ec2", "DeleteSecurityGroup", resource=resource, GroupId=group_id)
-
-        try:
-            retry_while(
-                delete,
-                retryable=_is_dependency_violation,
-                what=resource,
-                timeout=timeout,
-                sleep=sleep,
-                clock=clock,
-                on_progress=on_progress,
-            )
-        except ResourceNotFound:
-            continue
-        deleted.append(group["group_id"])
-        log.info("deleted %s", resource)
+    deleted = [
+        g["group_id"]
+        for g in groups
+        if delete_when_free(
+            lambda g=g: call(
+                clients,
+                "ec2",
+                "DeleteSecurityGroup",
+                resource=f"security group {g['group_id']}",
+                GroupId=g["group_id"],
+            ),
+            busy=_is_dependency_violation,
+            what=f"deletion of security group {g['name']} ({g['group_id']})",
+            timeout=timeout,
+            sleep=sleep,
+            clock=clock,
+            on_progress=on_progress,
+        )
+    ]
     if not deleted:
         return _sg_result(params, Action.ABSENT)
     arn = next(g["arn"] for g in groups if g["group_id"] == deleted[0])
@@ -602,27 +601,25 @@ def delete_vpc_connector(
         targets = [arn] if _still_active(clients, arn) else []
     else:
         targets = [c["arn"] for c in list_vpc_connectors(clients, params) if c["owned"]]
-    deleted: list[str] = []
-    for target in targets:
-        resource = f"vpc connector {target}"
-
-        def delete(target: str = target, resource: str = resource) -> None:
-            call(clients, "apprunner", "DeleteVpcConnector", resource=resource, VpcConnectorArn=target)
-
-        try:
-            retry_while(
-                delete,
-                retryable=_is_in_use,
-                what=resource,
-                timeout=timeout,
-                sleep=sleep,
-                clock=clock,
-                on_progress=on_progress,
-            )
-        except ResourceNotFound:
-            continue
-        deleted.append(target)
-        log.info("deleted %s", resource)
+    deleted = [
+        target
+        for target in targets
+        if delete_when_free(
+            lambda target=target: call(
+                clients,
+                "apprunner",
+                "DeleteVpcConnector",
+                resource=f"vpc connector {target}",
+                VpcConnectorArn=target,
+            ),
+            busy=_is_in_use,
+            what=f"deletion of vpc connector {target}",
+            timeout=timeout,
+            sleep=sleep,
+            clock=clock,
+            on_progress=on_progress,
+        )
+    ]
     if not deleted:
         return _connector_result(params, Action.ABSENT, arn=arn)
     return _connector_result(params, Action.DELETED, arn=deleted[0], extra={"arns": deleted})
