@@ -1,0 +1,123 @@
+"""Presenting results: pandas tables for people, a structured mimetype for the audit trail.
+
+Notebooks call ``show(...)``; it displays one bundle with ``text/html`` and ``text/plain`` (the table)
+and ``application/vnd.runbook.results+json`` (the same data as JSON), so the runner reads what a
+notebook did from the executed notebook without parsing text. The library never displays; this
+module is where IPython is used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MIMETYPE = "application/vnd.runbook.results+json"
+COLUMNS = ("resource", "name", "action", "changed fields", "arn", "console")
+
+
+def plain(data: Any) -> Any:
+    """JSON-safe plain data (enums, tuples, dataclasses via ``to_dict``)."""
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
+    return json.loads(json.dumps(data, default=str))
+
+
+def result_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
+    """Results (``Result`` objects or their dicts) as table rows."""
+    rows = []
+    for item in results:
+        data = plain(item)
+        changes = data.get("changes") or []
+        rows.append(
+            {
+                "resource": data.get("resource"),
+                "name": data.get("name"),
+                "action": data.get("action"),
+                "changed fields": ", ".join(c["field"] for c in changes) if changes else "",
+                "arn": data.get("arn") or "",
+                "console": data.get("console_url") or "",
+            }
+        )
+    return rows
+
+
+def results_table(results: Iterable[Any]) -> Any:
+    """A pandas DataFrame of results: resource, name, action, changed fields, ARN, console link."""
+    import pandas as pd
+
+    return pd.DataFrame(result_rows(results), columns=list(COLUMNS))
+
+
+def mapping_table(data: Mapping[str, Any]) -> Any:
+    """A two-column DataFrame (field, value) of a flat mapping."""
+    import pandas as pd
+
+    return pd.DataFrame({"field": list(data), "value": [str(v) for v in data.values()]})
+
+
+def bundle(kind: str, payload: Any, table: Any, *, step: str | None = None) -> dict[str, Any]:
+    """The display bundle: the table as HTML and text, the payload under ``MIMETYPE``."""
+    html = table.to_html(index=False, escape=True, render_links=True, na_rep="")
+    text = table.to_string(index=False) if len(table) else "(nothing)"
+    return {
+        "text/html": html,
+        "text/plain": text,
+        MIMETYPE: {"kind": kind, "step": step, "data": plain(payload)},
+    }
+
+
+def show(kind: str, payload: Any, *, step: str | None = None) -> None:
+    """Display a payload as a table with its structured data.
+
+    ``kind`` is ``results`` (a list of Result), ``plan`` (a Plan or list of Result), ``identity``
+    (caller identity and endpoint) or ``verify`` (a Result).
+    """
+    from IPython.display import display
+
+    if kind in ("results", "plan", "verify"):
+        items = _results_of(payload)
+        table, payload = results_table(items), [plain(r) for r in items]
+    else:
+        table = mapping_table(plain(payload))
+    display(bundle(kind, payload, table, step=step), raw=True)
+
+
+def show_results(results: Any, *, step: str | None = None) -> None:
+    """Display what a step did (a list of Result, or one)."""
+    show("results", results, step=step)
+
+
+def show_plan(plan: Any) -> None:
+    """Display a plan (``Plan`` or a list of Result)."""
+    show("plan", plan, step="plan")
+
+
+def show_identity(identity: Mapping[str, Any]) -> None:
+    """Display who runs the runbook, where (account, ARN, region, endpoint)."""
+    show("identity", dict(identity), step="preflight")
+
+
+def show_verify(result: Any) -> None:
+    """Display the check of the service URL."""
+    show("verify", result, step="service")
+
+
+def _results_of(payload: Any) -> list[Any]:
+    if hasattr(payload, "steps"):
+        return list(payload.steps)
+    if isinstance(payload, (list, tuple)):
+        return list(payload)
+    return [payload]
+
+
+def extract(nb: Any) -> list[dict[str, Any]]:
+    """Every structured payload displayed in an executed notebook, in order."""
+    found = []
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if MIMETYPE in data:
+                payload = data[MIMETYPE]
+                found.append(json.loads(payload) if isinstance(payload, str) else dict(payload))
+    return found
