@@ -1,0 +1,375 @@
+"""The audit trail: run folders, manifests chained by hash, history as a table, verification.
+
+A run folder is ``<audit_dir>/<UTC time>_<name>_<action>/`` holding the executed notebooks and
+``manifest.json``. The manifest lists the sha256 of every other file of the folder and of the previous
+manifest written to the same audit dir, so ``verify`` finds any altered file and any manifest missing
+from the chain. ``audit_dir`` is a local folder or ``s3://bucket/prefix`` (papermill's S3 I/O).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+TOOLS = ("runbook-lib", "boto3", "botocore", "papermill", "nbclient", "nbformat", "ipykernel", "pandas")
+_CHAIN_LOCK = threading.Lock()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+
+class Store:
+    """Text files under a local folder or an ``s3://bucket/prefix`` (through papermill's I/O)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/") if is_s3(root) else str(Path(root))
+
+    def join(self, *parts: str) -> str:
+        return "/".join([self.root, *parts]) if is_s3(self.root) else str(Path(self.root, *parts))
+
+    def write_text(self, path: str, text: str) -> None:
+        if is_s3(path):
+            from papermill.iorw import papermill_io
+
+            papermill_io.write(text, path, extensions=None)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+
+    def read_text(self, path: str) -> str:
+        if is_s3(path):
+            from papermill.iorw import papermill_io
+
+            return papermill_io.read(path, extensions=None)
+        return Path(path).read_text(encoding="utf-8")
+
+    def digest(self, path: str) -> str:
+        """sha256 of a file: its bytes locally, its text on S3."""
+        return sha256_text(self.read_text(path)) if is_s3(path) else sha256_file(path)
+
+    def list_runs(self) -> list[str]:
+        """Run folder names directly under the root (sorted)."""
+        if is_s3(self.root):
+            from papermill.iorw import papermill_io
+
+            try:
+                entries = papermill_io.listdir(self.root + "/")
+            except Exception:
+                return []
+            return sorted({e.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.endswith("/")})
+        root = Path(self.root)
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def list_files(self, run: str) -> list[str]:
+        """File names in one run folder (local folders only; S3 keys are listed from the manifest)."""
+        if is_s3(self.root):
+            from papermill.iorw import papermill_io
+
+            entries = papermill_io.listdir(self.join(run) + "/")
+            return sorted(e.rsplit("/", 1)[-1] for e in entries if not e.endswith("/"))
+        folder = Path(self.root, run)
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def is_s3(path: str | os.PathLike[str]) -> bool:
+    return str(path).startswith("s3://")
+
+
+def split_run_dir(run_dir: str) -> tuple[Store, str]:
+    """``<audit_dir>/<run>`` → (store of the audit dir, run name)."""
+    text = str(run_dir).rstrip("/")
+    if is_s3(text):
+        parent, _, name = text.rpartition("/")
+        return Store(parent), name
+    path = Path(text).resolve()
+    return Store(str(path.parent)), path.name
+
+
+def run_folder_name(moment: datetime, name: str, action: str) -> str:
+    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}_{name}_{action}"
+
+
+def new_run(store: Store, name: str, action: str, moment: datetime | None = None) -> str:
+    """A fresh run folder name (suffixed when two runs start in the same second)."""
+    base = run_folder_name(moment or utc_now(), name, action)
+    taken = set(store.list_runs())
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    if not is_s3(store.root):
+        Path(store.join(candidate)).mkdir(parents=True, exist_ok=False)
+    return candidate
+
+
+# ----------------------------------------------------------------------------------------- manifest
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape a run."""
+    found = {"python": platform.python_version()}
+    for dist in TOOLS:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
+
+
+def git_commit(path: str | Path | None = None) -> str | None:
+    """The commit of the runbook's checkout (``+dirty`` if modified), or None outside git."""
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
+@dataclass
+class NotebookRecord:
+    """One executed notebook of a run."""
+
+    notebook: str
+    status: str = "pending"  # pending | ok | failed | skipped
+    started_at: str | None = None
+    duration_s: float | None = None
+    file: str | None = None
+    error: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Manifest:
+    """Everything a run folder says about its run; ``to_dict`` is what manifest.json holds."""
+
+    run_id: str
+    action: str
+    name: str
+    params_path: str | None = None
+    params_sha256: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+    region: str | None = None
+    endpoint: str | None = None
+    sandbox: bool = False
+    versions: dict[str, str] = field(default_factory=tool_versions)
+    git_commit: str | None = None
+    started_at: str = field(default_factory=lambda: iso(utc_now()))
+    ended_at: str | None = None
+    duration_s: float | None = None
+    status: str = "running"  # running | succeeded | failed
+    notebooks: list[NotebookRecord] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    plan: list[dict[str, Any]] | None = None
+    service_url: str | None = None
+    error: dict[str, Any] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    previous_manifest: str | None = None
+    previous_manifest_sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "notebooks"}
+        data["notebooks"] = [n.to_dict() for n in self.notebooks]
+        return {"manifest_version": MANIFEST_VERSION, **data}
+
+
+def write_manifest(
+    store: Store, run: str, manifest: Manifest, scrub: Callable[[Any], Any] = lambda d: d
+) -> str:
+    """Hash the run folder's files, link the previous manifest, and write manifest.json; its sha256.
+
+    The chain is taken under a lock, so runs of one process (a batch) form one line.
+    """
+    with _CHAIN_LOCK:
+        previous = latest_manifest(store, exclude=run)
+        if previous is not None:
+            manifest.previous_manifest = previous[0]
+            manifest.previous_manifest_sha256 = sha256_text(previous[1])
+        text = json.dumps(scrub(manifest.to_dict()), indent=2, sort_keys=False, default=str)
+        store.write_text(store.join(run, MANIFEST), text)
+    return sha256_text(text)
+
+
+def read_manifest(store: Store, run: str) -> tuple[dict[str, Any], str]:
+    """A run's manifest as data, and its text."""
+    text = store.read_text(store.join(run, MANIFEST))
+    return json.loads(text), text
+
+
+def load_manifests(audit_dir: str) -> list[dict[str, Any]]:
+    """Every readable manifest of an audit dir, oldest first, each with ``run_dir`` added."""
+    store = Store(audit_dir)
+    found = []
+    for run in store.list_runs():
+        try:
+            data, _ = read_manifest(store, run)
+        except (OSError, ValueError, Exception):  # a folder without a (valid) manifest is not a run
+            continue
+        data["run_dir"] = store.join(run)
+        data["_folder"] = run
+        found.append(data)
+    return sorted(found, key=lambda m: (m.get("ended_at") or m.get("started_at") or "", m["_folder"]))
+
+
+def latest_manifest(store: Store, exclude: str | None = None) -> tuple[str, str] | None:
+    """(run folder, manifest text) of the most recently finished run, or None."""
+    best: tuple[tuple[str, str], str, str] | None = None
+    for run in store.list_runs():
+        if run == exclude:
+            continue
+        try:
+            data, text = read_manifest(store, run)
+        except Exception:  # no manifest: not a finished run
+            continue
+        key = (data.get("ended_at") or data.get("started_at") or "", run)
+        if best is None or key > best[0]:
+            best = (key, run, text)
+    return (best[1], best[2]) if best else None
+
+
+# ---------------------------------------------------------------------------------------- history
+
+
+HISTORY_COLUMNS = (
+    "started_at", "name", "action", "status", "duration_s", "changes", "account", "region",
+    "endpoint", "caller", "service_url", "run_dir",
+)  # fmt: skip
+
+
+def history_records(audit_dir: str, name: str | None = None) -> list[dict[str, Any]]:
+    """One plain record per run (newest last), optionally for one environment name."""
+    rows = []
+    for m in load_manifests(audit_dir):
+        if name and m.get("name") != name:
+            continue
+        changed = [r for r in m.get("resources", []) if r.get("action") not in ("UNCHANGED", "ABSENT")]
+        rows.append(
+            {
+                "started_at": m.get("started_at"),
+                "name": m.get("name"),
+                "action": m.get("action"),
+                "status": m.get("status"),
+                "duration_s": m.get("duration_s"),
+                "changes": len(changed),
+                "account": m.get("identity", {}).get("Account"),
+                "region": m.get("region"),
+                "endpoint": m.get("endpoint"),
+                "caller": m.get("identity", {}).get("Arn"),
+                "service_url": m.get("service_url"),
+                "run_dir": m.get("run_dir"),
+            }
+        )
+    return rows
+
+
+def history(audit_dir: str = "runs", name: str | None = None) -> Any:
+    """The run history as a pandas DataFrame, one row per run."""
+    import pandas as pd
+
+    return pd.DataFrame(history_records(audit_dir, name), columns=list(HISTORY_COLUMNS))
+
+
+# ----------------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One verification failure: which file, and what is wrong with it."""
+
+    file: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+def verify(run_dir: str) -> list[Problem]:
+    """Recompute every hash of a run and of the chain of manifests before it; the problems found."""
+    store, run = split_run_dir(run_dir)
+    problems: list[Problem] = []
+    by_hash: dict[str, str] = {}
+    for other in store.list_runs():
+        try:
+            by_hash[sha256_text(store.read_text(store.join(other, MANIFEST)))] = other
+        except Exception:  # a run folder without a manifest is reported when the chain needs it
+            continue
+    seen: set[str] = set()
+    current: str | None = run
+    while current is not None and current not in seen:
+        seen.add(current)
+        path = store.join(current, MANIFEST)
+        try:
+            data, _ = read_manifest(store, current)
+        except Exception as err:
+            problems.append(Problem(path, f"manifest missing or unreadable ({type(err).__name__})"))
+            break
+        problems.extend(_verify_files(store, current, data))
+        wanted = data.get("previous_manifest_sha256")
+        if not wanted:
+            break
+        current = by_hash.get(wanted)
+        if current is None:
+            named = data.get("previous_manifest") or "?"
+            problems.append(
+                Problem(
+                    store.join(named, MANIFEST),
+                    f"the previous manifest (sha256 {wanted[:12]}…) named by {path} is missing or altered",
+                )
+            )
+    return problems
+
+
+def _verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Problem]:
+    problems = []
+    files: Mapping[str, str] = data.get("files", {})
+    for name, digest in files.items():
+        path = store.join(run, name)
+        try:
+            actual = store.digest(path)
+        except Exception:
+            problems.append(Problem(path, "listed in the manifest but missing"))
+            continue
+        if actual != digest:
+            problems.append(Problem(path, "altered (sha256 differs from the manifest)"))
+    if not is_s3(store.root):
+        for name in store.list_files(run):
+            if name != MANIFEST and name not in files:
+                problems.append(Problem(store.join(run, name), "not listed in the manifest (added)"))
+    return problems
