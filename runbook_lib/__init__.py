@@ -18,6 +18,12 @@ _EXPORTS = {
     "make_clients": "runbook_lib.clients",
     "check_account": "runbook_lib.clients",
     "RunbookError": "runbook_lib.errors",
+    "plan": "runbook_lib.plan",
+    "apply": "runbook_lib.plan",
+    "teardown": "runbook_lib.plan",
+    "verify_service": "runbook_lib.service",
+    "Action": "runbook_lib.results",
+    "Result": "runbook_lib.results",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -255,7 +255,7 @@ def _res(params: Params) -> str:
 def find_service(clients: Clients, params: Params) -> dict[str, Any] | None:
     """The live service of that name (ListServices, then DescribeService), or None.
 
-    Returns ``{name, arn, id, status, url, source_type, fields}``; a DELETED service counts as absent.
+    Returns ``{name, arn, id, status, url, source_type, autoscaling_arn, fields}``; a DELETED service counts as absent.
     The URL comes from ListServices when DescribeService omits it.
     """
     summaries = paginate(clients, "apprunner", "ListServices", "ServiceSummaryList", resource=_res(params))
@@ -281,6 +281,9 @@ def find_service(clients: Clients, params: Params) -> dict[str, Any] | None:
         "status": status,
         "url": service.get("ServiceUrl") or summary.get("ServiceUrl") or "",
         "source_type": "ImageRepository" if source.get("ImageRepository") else "CodeRepository",
+        "autoscaling_arn": (service.get("AutoScalingConfigurationSummary") or {}).get(
+            "AutoScalingConfigurationArn"
+        ),
         "fields": observed_fields(service),
     }
 
