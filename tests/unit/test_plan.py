@@ -1,0 +1,301 @@
+"""plan / apply / teardown orchestration: order, the account guard first, ``only``, connector and auto
+scaling clean-up after the service switched, placeholders in plans, prerequisites named (fakes only)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from runbook_lib.errors import InvalidState, ParameterError, ResourceNotFound, WrongAccount
+from runbook_lib.params import load_params
+from runbook_lib.results import Action, Change, Result
+from runbook_lib.service import ServiceInputs
+
+P = importlib.import_module("runbook_lib.plan")
+PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
+ASC1 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/1/" + "1" * 32
+ASC2 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/2/" + "2" * 32
+CONN = "arn:aws:apprunner:us-east-1:123456789012:connection/github-demo/" + "c" * 32
+
+
+class World:
+    """Records every library call the orchestration makes; each returns a canned Result."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.log: list[str] = []
+        self.actions: dict[str, Action] = {}
+        self.extra: dict[str, dict[str, Any]] = {}
+        self.arns: dict[str, str | None] = {"ensure_autoscaling": ASC1}  # the revision the service uses
+        self.connection_status = "AVAILABLE"
+        self.service_asc: str | None = ASC1
+
+        def rec(name: str, resource: str, default: Action = Action.UNCHANGED):
+            def fn(*args: Any, **kwargs: Any) -> Result:
+                self.log.append(name)
+                extra = self.extra.get(name, {})
+                return Result(
+                    resource, "x", self.actions.get(name, default), arn=self.arns.get(name), extra=extra
+                )
+
+            return fn
+
+        def ensure_connection(*_: Any, **__: Any) -> Result:
+            self.log.append("ensure_connection")
+            return Result(
+                "connection", "c", Action.UNCHANGED, arn=CONN, extra={"status": self.connection_status}
+            )
+
+        fake_find_service = self._recorded("find_service", lambda: {"autoscaling_arn": self.service_asc})
+        for name, value in {
+            "check_account": self._recorded("check_account", lambda: {"Account": "123456789012"}),
+            "ensure_connection": ensure_connection,
+            "wait_for_handshake": rec("wait_for_handshake", "connection"),
+            "plan_connection": rec("plan_connection", "connection"),
+            "find_service": fake_find_service,
+            "resolve_inputs": self._recorded("resolve_inputs", lambda: ServiceInputs(CONN, "r", "v", ASC2)),
+            "ensure_service": rec("ensure_service", "service"),
+            "plan_service": self._plan_service,
+            "delete_service": rec("delete_service", "service", Action.DELETED),
+            "iam": SimpleNamespace(
+                ensure_instance_role=rec("ensure_instance_role", "instance_role"),
+                plan_instance_role=rec("plan_instance_role", "instance_role"),
+                delete_instance_role=rec("delete_instance_role", "instance_role", Action.DELETED),
+            ),
+            "network": SimpleNamespace(
+                resolve_network=self._recorded("resolve_network", lambda: {"owned_security_group": True}),
+                ensure_security_group=rec("ensure_security_group", "security_group"),
+                plan_security_group=rec("plan_security_group", "security_group"),
+                ensure_vpc_connector=rec("ensure_vpc_connector", "vpc_connector"),
+                plan_vpc_connector=rec("plan_vpc_connector", "vpc_connector"),
+                delete_vpc_connector=rec("delete_vpc_connector", "vpc_connector", Action.DELETED),
+                delete_security_group=rec("delete_security_group", "security_group", Action.DELETED),
+            ),
+            "autoscaling": SimpleNamespace(
+                ensure_autoscaling=rec("ensure_autoscaling", "autoscaling"),
+                plan_autoscaling=rec("plan_autoscaling", "autoscaling"),
+                prune_autoscaling=rec("prune_autoscaling", "autoscaling", Action.DELETED),
+                delete_autoscaling=rec("delete_autoscaling", "autoscaling", Action.DELETED),
+            ),
+            "connection": SimpleNamespace(
+                delete_connection=rec("delete_connection", "connection", Action.DELETED)
+            ),
+        }.items():
+            monkeypatch.setattr(P, name, value)
+        self.planned_inputs: ServiceInputs | None = None
+
+    def _recorded(self, name: str, value):
+        def fn(*args: Any, **kwargs: Any) -> Any:
+            self.log.append(name)
+            return value()
+
+        return fn
+
+    def _plan_service(self, clients: Any, params: Any, inputs: ServiceInputs) -> Result:
+        self.log.append("plan_service")
+        self.planned_inputs = inputs
+        return Result("service", "s", Action.UNCHANGED)
+
+
+@pytest.fixture
+def params():
+    return load_params(PARAMS)
+
+
+@pytest.fixture
+def world(monkeypatch) -> World:
+    return World(monkeypatch)
+
+
+def test_apply_runs_every_step_in_dependency_order_after_the_guard(world, params) -> None:
+    results = P.apply(None, params)
+    assert world.log == [
+        "check_account",
+        "ensure_connection",
+        "ensure_instance_role",
+        "ensure_security_group",
+        "resolve_network",
+        "ensure_vpc_connector",
+        "find_service",
+        "ensure_autoscaling",
+        "resolve_inputs",
+        "ensure_service",
+    ]
+    assert [r.resource for r in results] == [
+        "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
+    ]  # fmt: skip
+
+
+def test_wrong_account_stops_before_anything(world, params, monkeypatch) -> None:
+    def refuse(*_: Any) -> None:
+        raise WrongAccount("Nothing was changed.", expected="1", actual="2", arn="a")
+
+    monkeypatch.setattr(P, "check_account", refuse)
+    for call in (P.apply, P.teardown, P.plan):
+        with pytest.raises(WrongAccount):
+            call(None, params)
+    assert world.log == []
+
+
+def test_handshake_is_awaited_only_when_pending_and_wanted(world, params) -> None:
+    world.connection_status = "PENDING_HANDSHAKE"
+    P.apply(None, params, only="connection", wait_handshake=False)
+    assert world.log == ["check_account", "ensure_connection"]
+    world.log.clear()
+    (result,) = P.apply(None, params, only="connection")
+    assert world.log == ["check_account", "ensure_connection", "wait_for_handshake"]
+    assert result.resource == "connection"
+
+
+def test_only_one_step_and_bad_step(world, params) -> None:
+    (result,) = P.apply(None, params, only="service")
+    assert result.resource == "service"
+    assert world.log == ["check_account", "resolve_inputs", "ensure_service"]
+    with pytest.raises(ParameterError, match="only"):
+        P.apply(None, params, only="everything")
+
+
+def test_no_network_section_skips_network(world, params) -> None:
+    no_net = load_params(PARAMS, overrides={"network": None})
+    P.apply(None, no_net)
+    assert not any("security_group" in c or "vpc_connector" in c for c in world.log)
+
+
+def test_replaced_connector_deleted_after_the_service_switched(world, params) -> None:
+    world.actions["ensure_vpc_connector"] = Action.REPLACED
+    world.arns["ensure_vpc_connector"] = "new"
+    world.extra["ensure_vpc_connector"] = {"old_arn": "old", "stale_arns": ["old", "new"]}
+    P.apply(None, params)
+    assert world.log[-2:] == ["ensure_service", "delete_vpc_connector"]
+
+
+def test_autoscaling_change_prunes_after_the_service(world, params) -> None:
+    world.actions["ensure_autoscaling"] = Action.UPDATED
+    world.actions["prune_autoscaling"] = Action.DELETED
+    results = P.apply(None, params)
+    assert world.log[-2:] == ["ensure_service", "prune_autoscaling"]
+    assert [r.action for r in results if r.resource == "autoscaling"] == [Action.UPDATED, Action.DELETED]
+
+
+def test_unchanged_autoscaling_is_not_pruned(world, params) -> None:
+    P.apply(None, params)
+    assert "prune_autoscaling" not in world.log
+
+
+def test_teardown_in_reverse_order_connection_only_when_asked(world, params) -> None:
+    results = P.teardown(None, params)
+    assert world.log == [
+        "check_account",
+        "delete_service",
+        "delete_vpc_connector",
+        "delete_security_group",
+        "delete_autoscaling",
+        "delete_instance_role",
+    ]
+    assert all(r.action is Action.DELETED for r in results)
+    world.log.clear()
+    P.teardown(None, params, delete_connection=True)
+    assert world.log[-1] == "delete_connection"
+
+
+def test_plan_uses_placeholders_for_what_apply_will_create(world, params) -> None:
+    world.arns.update(plan_connection=CONN, plan_instance_role="role", plan_vpc_connector="vpc")
+    world.actions.update(plan_autoscaling=Action.UPDATE)
+    world.arns["plan_autoscaling"] = ASC1
+    shown = P.plan(None, params)
+    assert [s.resource for s in shown.steps] == [
+        "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
+    ]  # fmt: skip
+    assert world.planned_inputs == ServiceInputs(CONN, "role", "vpc", "(autoscaling x: UPDATE)")
+    assert shown.has_changes
+    assert shown.to_records()[4] == {
+        "resource": "autoscaling", "name": "x", "action": "UPDATE", "changes": "", "detail": "",
+    }  # fmt: skip
+    assert not any(name.startswith(("ensure", "delete", "prune")) for name in world.log)
+
+
+def test_plan_of_the_service_alone_reads_its_inputs(world, params) -> None:
+    world.arns.update(plan_connection=CONN, plan_autoscaling=ASC1, plan_vpc_connector="vpc")
+    world.actions["plan_vpc_connector"] = Action.REPLACE
+    steps = P.plan(None, params, only="service").steps
+    assert [s.resource for s in steps] == ["service"]
+    assert world.planned_inputs.vpc_connector_arn == "(vpc_connector x: REPLACE)"
+    assert world.planned_inputs.autoscaling_arn == ASC1
+
+
+def test_plan_records_and_changes() -> None:
+    shown = P.Plan(
+        [Result("service", "s", Action.UPDATE, changes=(Change("source.env", {"A": "1"}, {"A": "2"}),))]
+    )
+    assert shown.has_changes and shown.to_records()[0]["changes"] == "source.env: {'A': '1'} -> {'A': '2'}"
+    assert not P.Plan([Result("service", "s", Action.UNCHANGED)]).has_changes
+
+
+# ------------------------------------------------------------------------------- resolve_inputs (real)
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """resolve_inputs over fake finders (the real function, not the World's stand-in)."""
+    found: dict[str, Any] = {
+        "connection": {"arn": CONN, "status": "AVAILABLE"},
+        "role": {"arn": "arn:aws:iam::123456789012:role/r"},
+        "connector": {"arn": "vpc"},
+        "asc": Result("autoscaling", "a", Action.UNCHANGED, arn=ASC1),
+    }
+    monkeypatch.setattr(P, "find_connection", lambda *_: found["connection"])
+    monkeypatch.setattr(P, "find_service", lambda *_: None)
+    monkeypatch.setattr(P, "iam", SimpleNamespace(find_instance_role=lambda *_: found["role"]))
+    monkeypatch.setattr(
+        P,
+        "network",
+        SimpleNamespace(
+            resolve_network=lambda *_: {},
+            find_vpc_connector=lambda *_, **__: found["connector"],
+            diff_vpc_connector=lambda *_: (),
+        ),
+    )
+    monkeypatch.setattr(P, "autoscaling", SimpleNamespace(plan_autoscaling=lambda *_, **__: found["asc"]))
+    return found
+
+
+def test_resolve_inputs_finds_arns_by_name(lookups, params) -> None:
+    assert P.resolve_inputs(None, params) == ServiceInputs(
+        CONN, "arn:aws:iam::123456789012:role/r", "vpc", ASC1
+    )
+
+
+@pytest.mark.parametrize(
+    ("missing", "step"),
+    [
+        ("connection", "connection"),
+        ("role", "instance_role"),
+        ("connector", "network"),
+        ("asc", "autoscaling"),
+    ],
+)
+def test_resolve_inputs_names_the_step_to_run_first(lookups, params, missing, step) -> None:
+    lookups[missing] = Result("autoscaling", "a", Action.UPDATE) if missing == "asc" else None
+    with pytest.raises(ResourceNotFound, match=f"`{step}` step first"):
+        P.resolve_inputs(None, params)
+
+
+def test_resolve_inputs_refuses_a_pending_connection(lookups, params) -> None:
+    lookups["connection"] = {"arn": CONN, "status": "PENDING_HANDSHAKE"}
+    with pytest.raises(InvalidState, match="console.aws.amazon.com/apprunner") as info:
+        P.resolve_inputs(None, params)
+    assert info.value.code == "ConnectionNotAvailable"
+
+
+def test_public_exports() -> None:
+    import runbook_lib
+    from runbook_lib import Action as A
+    from runbook_lib import apply, plan, teardown, verify_service
+
+    assert (
+        A is Action and callable(plan) and callable(apply) and callable(teardown) and callable(verify_service)
+    )
+    assert {"plan", "apply", "teardown", "verify_service", "Action", "Result"} <= set(runbook_lib.__all__)
