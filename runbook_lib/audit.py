@@ -199,6 +199,7 @@ class Manifest:
     resources: list[dict[str, Any]] = field(default_factory=list)
     plan: list[dict[str, Any]] | None = None
     service_url: str | None = None
+    verify: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
     previous_manifest: str | None = None

@@ -99,8 +99,46 @@ def show_identity(identity: Mapping[str, Any]) -> None:
 
 
 def show_verify(result: Any) -> None:
-    """Display the check of the service URL."""
+    """Display the check of the service URL; raise if the URL answered with an error.
+
+    A private service (``extra["ok"]`` None) cannot be checked from here and passes.
+    """
     show("verify", result, step="service")
+    data = plain(result)
+    if (data.get("extra") or {}).get("ok") is False:
+        from runbook_lib.errors import RunbookError
+
+        raise RunbookError(f"the service does not answer: {data.get('detail')}. Re-run this step to retry.")
+
+
+def show_params(params: Any, path: str) -> None:
+    """Display the validated parameters (flattened), as applied."""
+    flat = _flatten(plain(params.model_dump(mode="json")))
+    show("params", {"params_path": path, **flat}, step="preflight")
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def progress(interactive: bool = False) -> Any:
+    """A progress callback for waits: one line per status change (``interactive``: elapsed time too)."""
+    last: dict[str, Any] = {}
+
+    def on_progress(event: Mapping[str, Any]) -> None:
+        what, status = event.get("what", "wait"), event.get("status")
+        if last.get(what) == status and not interactive:
+            return
+        last[what] = status
+        print(f"{what}: {status} after {event.get('elapsed_s', 0)}s", flush=True)
+
+    return on_progress
 
 
 def _results_of(payload: Any) -> list[Any]:

@@ -1,0 +1,510 @@
+"""Executing the runbook: the notebook sequence through papermill's Python API, in-process.
+
+``run(params_path, "up"|"down", options)`` reads like a pipeline: load params → open a run folder →
+check the account → execute each notebook (stop at the first failure) → collect the results each
+notebook displayed (``report.MIMETYPE``) → write the manifest. Executed notebooks go through a papermill
+I/O handler that scrubs credentials and secret-named parameters before anything touches disk or S3, and
+a failed notebook is written (with papermill's error cells) before the run reports the failure.
+``run_batch`` runs several parameter files, each in its own run folder, at most ``jobs`` at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook_lib import audit, report
+from runbook_lib.errors import ParameterError, Problem, RunbookError
+from runbook_lib.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+KERNEL_NAME = "python3"
+REDACT_SCHEME = "runbook-redacted::"
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One notebook of a sequence, and the step name ``--only`` selects it by."""
+
+    name: str
+    notebook: str
+    parameters: tuple[str, ...] = ()
+
+
+PREFLIGHT = Step("preflight", "00_preflight")
+SEQUENCES: dict[str, tuple[Step, ...]] = {
+    "up": (
+        PREFLIGHT,
+        Step("connection", "01_connection"),
+        Step("instance_role", "02_instance_role"),
+        Step("network", "03_vpc_connector"),
+        Step("autoscaling", "04_autoscaling"),
+        Step("service", "05_service"),
+    ),
+    "down": (PREFLIGHT, Step("teardown", "90_teardown", ("delete_connection",))),
+}
+
+
+def step_names(action: str = "up") -> list[str]:
+    return [s.name for s in SEQUENCES[action]]
+
+
+def select_steps(action: str, only: str | None = None) -> tuple[Step, ...]:
+    """The notebooks to run; ``only`` is a step name (``service``) or a notebook (``05_service``)."""
+    steps = SEQUENCES[action]
+    if not only:
+        return steps
+    chosen = tuple(s for s in steps if only in (s.name, s.notebook, f"{s.notebook}.ipynb"))
+    if not chosen:
+        allowed = ", ".join(f"{s.name} ({s.notebook})" for s in steps)
+        raise ParameterError("--only", [Problem("--only", f"no such step; one of {allowed}", only)])
+    return chosen
+
+
+@dataclass
+class RunOptions:
+    """How to run: where the notebooks and the audit trail are, timeouts, extra notebook parameters."""
+
+    notebooks_dir: Path = NOTEBOOKS_DIR
+    audit_dir: str | None = None  # default: the params' audit_dir
+    only: str | None = None
+    cell_timeout: float | None = 1800.0
+    overall_timeout: float | None = 7200.0
+    start_timeout: float = 60.0
+    kernel_name: str = KERNEL_NAME
+    parameters: dict[str, Any] = field(default_factory=dict)  # extra papermill parameters (-p)
+    delete_connection: bool = False
+    sandbox: bool = False
+    on_event: Callable[[Event], None] | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run of one parameter file."""
+
+    params_path: str
+    action: str
+    status: str  # succeeded | failed | invalid
+    name: str | None = None
+    run_dir: str | None = None
+    duration_s: float = 0.0
+    service_url: str | None = None
+    error: str | None = None
+    failed_notebook: str | None = None
+    resume: str | None = None
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+# --------------------------------------------------------------------------------- redacting I/O
+
+
+class _RedactingIO:
+    """A papermill I/O handler: scrubs each notebook papermill writes, then writes it for real."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._targets: dict[str, tuple[audit.Store, Redactor]] = {}
+        self.written: dict[str, Any] = {}
+        self.digests: dict[str, str] = {}
+
+    def target(self, store: audit.Store, real_path: str, redactor: Redactor) -> str:
+        with self._lock:
+            self._targets[real_path] = (store, redactor)
+        return REDACT_SCHEME + real_path
+
+    def release(self, real_path: str) -> None:
+        with self._lock:
+            self._targets.pop(real_path, None)
+            self.written.pop(real_path, None)
+            self.digests.pop(real_path, None)
+
+    def write(self, buf: str, path: str) -> None:
+        import nbformat
+
+        real = path[len(REDACT_SCHEME) :]
+        store, redactor = self._targets[real]
+        nb = nbformat.reads(buf, as_version=4)
+        nb.metadata.setdefault("papermill", {})["output_path"] = real
+        nb = redactor.notebook(nb)
+        text = nbformat.writes(nb)
+        store.write_text(real, text)
+        with self._lock:
+            self.written[real] = nb
+            self.digests[real] = audit.sha256_text(text)
+
+    def read(self, path: str) -> str:
+        real = path[len(REDACT_SCHEME) :]
+        return self._targets[real][0].read_text(real)
+
+    def listdir(self, path: str) -> list[str]:
+        raise NotImplementedError("listdir is not supported for redacted outputs")
+
+    def pretty_path(self, path: str) -> str:
+        return path[len(REDACT_SCHEME) :]
+
+
+_IO: _RedactingIO | None = None
+_IO_LOCK = threading.Lock()
+
+
+def _redacting_io() -> _RedactingIO:
+    """The handler, registered with papermill on first use (never at import)."""
+    global _IO
+    with _IO_LOCK:
+        if _IO is None:
+            from papermill.iorw import papermill_io
+
+            _IO = _RedactingIO()
+            papermill_io.register(REDACT_SCHEME, _IO)
+        return _IO
+
+
+# -------------------------------------------------------------------------------- one notebook
+
+
+@dataclass
+class Executed:
+    """One executed notebook: status, duration, what it displayed, and the error if any."""
+
+    status: str
+    duration_s: float
+    payloads: list[dict[str, Any]]
+    sha256: str | None
+    error: dict[str, Any] | None = None
+
+
+def execute_notebook(
+    input_path: str | Path,
+    output_path: str,
+    parameters: Mapping[str, Any],
+    *,
+    store: audit.Store,
+    redactor: Redactor,
+    kernel_name: str = KERNEL_NAME,
+    cell_timeout: float | None = None,
+    deadline: float | None = None,
+    start_timeout: float = 60.0,
+    on_event: Callable[[Event], None] | None = None,
+) -> Executed:
+    """Execute one notebook with papermill; the scrubbed output is written even when it fails."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    io = _redacting_io()
+    target = io.target(store, output_path, redactor)
+    started = time.monotonic()
+    name = Path(input_path).stem
+    emit = on_event or (lambda event: None)
+
+    def timeout_for(cell: Any) -> int | None:
+        limits = [t for t in (cell_timeout, None if deadline is None else deadline - time.monotonic()) if t]
+        return max(1, int(min(limits))) if limits else None
+
+    def cell_done(cell: Any, cell_index: int, execute_reply: Any = None, **_: Any) -> None:
+        emit({"event": "cell", "notebook": name, "cell_index": cell_index})
+
+    error: dict[str, Any] | None = None
+    try:
+        papermill.execute_notebook(
+            str(input_path),
+            target,
+            parameters=dict(parameters),
+            kernel_name=kernel_name,
+            progress_bar=False,
+            start_timeout=int(start_timeout),
+            timeout_func=timeout_for,
+            on_cell_executed=cell_done,
+        )
+    except PapermillExecutionError as err:
+        error = {"type": err.ename, "message": redactor.text(err.evalue), "cell_index": err.cell_index}
+    except (CellTimeoutError, DeadKernelError) as err:
+        error = _mark_interrupted(io, output_path, target, err, redactor)
+    except Exception as err:  # kernel start, I/O: the notebook never ran to an error cell
+        error = {"type": type(err).__name__, "message": redactor.text(str(err))}
+        log.debug("notebook %s failed outside a cell: %s", name, traceback.format_exc())
+    nb = io.written.get(output_path)
+    executed = Executed(
+        status="failed" if error else "ok",
+        duration_s=round(time.monotonic() - started, 3),
+        payloads=report.extract(nb) if nb is not None else [],
+        sha256=io.digests.get(output_path),
+        error=error,
+    )
+    io.release(output_path)
+    return executed
+
+
+def _mark_interrupted(
+    io: _RedactingIO, output_path: str, target: str, err: Exception, redactor: Redactor
+) -> dict[str, Any]:
+    """A timed-out or dead kernel: add an error output to the cell that was running, as papermill would."""
+    import nbformat
+    from papermill.exceptions import PapermillExecutionError
+    from papermill.execute import raise_for_execution_errors
+
+    kind = type(err).__name__
+    message = redactor.text(str(err).splitlines()[0] if str(err) else kind)
+    nb = io.written.get(output_path)
+    if nb is None:
+        return {"type": kind, "message": message}
+    started = [
+        i for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]  # fmt: skip
+    index = started[-1] if started else 0
+    nb.cells[index].setdefault("outputs", []).append(
+        nbformat.v4.new_output("error", ename=kind, evalue=message, traceback=[f"{kind}: {message}"])
+    )
+    try:
+        raise_for_execution_errors(nb, target)
+    except PapermillExecutionError:
+        pass
+    return {"type": kind, "message": message, "cell_index": index}
+
+
+# ------------------------------------------------------------------------------------ one run
+
+
+def run(params_path: str | Path, action: str = "up", options: RunOptions | None = None) -> RunResult:
+    """Run ``up`` or ``down`` for one parameter file; bad params raise ParameterError (no folder)."""
+    from runbook_lib.params import load_params, redacted_params
+
+    opts = options or RunOptions()
+    emit = opts.on_event or (lambda event: None)
+    steps = select_steps(action, opts.only)
+    params_path = str(params_path)
+    params = load_params(params_path)  # nothing happens before the params pass
+    store = audit.Store(opts.audit_dir or params.audit_dir)
+    run_name = audit.new_run(store, params.name, action)
+    started = time.monotonic()
+    deadline = started + opts.overall_timeout if opts.overall_timeout else None
+    extra = dict(opts.parameters)
+    redactor = Redactor.from_environment(extra)
+    manifest = audit.Manifest(
+        run_id=run_name,
+        action=action,
+        name=params.name,
+        params_path=params_path,
+        params_sha256=audit.sha256_file(params_path),
+        params=redactor.scrub(redacted_params(params)),
+        region=params.region,
+        sandbox=opts.sandbox,
+        git_commit=audit.git_commit(),
+        notebooks=[audit.NotebookRecord(s.notebook) for s in steps],
+    )
+    result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
+    emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
+    try:
+        _preflight(params, manifest, redactor)
+        base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
+        for step, record in zip(steps, manifest.notebooks, strict=True):
+            file = f"{step.notebook}.ipynb"
+            record.file = file
+            record.started_at = audit.iso(audit.utc_now())
+            emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
+            executed = execute_notebook(
+                opts.notebooks_dir / file,
+                store.join(run_name, file),
+                {**base, **_step_parameters(step, opts), **extra},
+                store=store,
+                redactor=redactor,
+                kernel_name=opts.kernel_name,
+                cell_timeout=opts.cell_timeout,
+                deadline=deadline,
+                start_timeout=opts.start_timeout,
+                on_event=opts.on_event,
+            )
+            record.status, record.duration_s = executed.status, executed.duration_s
+            record.error = executed.error
+            if executed.sha256:
+                manifest.files[file] = executed.sha256
+            _collect(manifest, executed.payloads)
+            emit({"event": "notebook_end", "params_path": params_path, "notebook": step.notebook,
+                  "status": executed.status})  # fmt: skip
+            if executed.error:
+                result.failed_notebook = step.notebook
+                raise _StepFailed(step, executed.error)
+        manifest.status = result.status = "succeeded"
+    except _StepFailed as err:
+        manifest.error = {**err.error, "notebook": err.step.notebook}
+        result.error = f"{err.step.notebook}: {err.error.get('type')}: {err.error.get('message')}"
+        result.resume = _resume_hint(params_path, action, err.step, result.run_dir)
+    except RunbookError as err:
+        manifest.error = redactor.scrub(err.to_dict())
+        result.error = redactor.text(str(err))
+        result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
+    finally:
+        for record in manifest.notebooks:
+            if record.status == "pending":
+                record.status = "skipped"
+        manifest.status = "succeeded" if result.status == "succeeded" else "failed"
+        manifest.ended_at = audit.iso(audit.utc_now())
+        manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
+        result.service_url = manifest.service_url
+        result.resources = manifest.resources
+        audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
+        result.manifest = redactor.scrub(manifest.to_dict())
+        emit({"event": "run_end", "params_path": params_path, "status": result.status})
+    return result
+
+
+class _StepFailed(Exception):
+    def __init__(self, step: Step, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message"))
+        self.step, self.error = step, error
+
+
+def _step_parameters(step: Step, opts: RunOptions) -> dict[str, Any]:
+    known = {"delete_connection": opts.delete_connection}
+    return {name: known[name] for name in step.parameters}
+
+
+def _preflight(params: Any, manifest: audit.Manifest, redactor: Redactor) -> None:
+    """Who and where: the account guard runs here, before any notebook."""
+    from runbook_lib.clients import make_clients
+
+    clients = make_clients(params)
+    redactor.add_values(_session_credentials(clients))
+    manifest.identity = caller(clients, params)
+    manifest.endpoint = manifest.identity.get("Endpoint")
+
+
+def _session_credentials(clients: Any) -> list[str]:
+    """The resolved credentials (profile, SSO, …) of the session, to scrub them wherever they appear."""
+    try:
+        creds = clients.session.get_credentials()
+    except Exception:  # no credentials: the identity call reports it
+        return []
+    if creds is None:
+        return []
+    frozen = creds.get_frozen_credentials()
+    return [v for v in (frozen.access_key, frozen.secret_key, frozen.token) if v]
+
+
+def caller(clients: Any, params: Any) -> dict[str, Any]:
+    """Account, ARN, region and endpoint of the caller; raises WrongAccount outside the params' account."""
+    from runbook_lib.clients import check_account
+
+    identity = check_account(clients, params)
+    endpoint = clients.endpoint_url
+    return {
+        "Account": identity["Account"],
+        "Arn": identity["Arn"],
+        "UserId": identity["UserId"],
+        "Region": clients.region,
+        "Endpoint": endpoint,
+        "Sandbox": is_local(endpoint),
+    }
+
+
+def is_local(endpoint: str | None) -> bool:
+    return bool(endpoint) and any(h in str(endpoint) for h in ("://127.0.0.1", "://localhost"))
+
+
+def _collect(manifest: audit.Manifest, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """Fold what a notebook displayed into the manifest: resources (last word per resource), plan, URL."""
+    for payload in payloads:
+        kind, data = payload.get("kind"), payload.get("data")
+        if kind == "results":
+            for item in data or []:
+                key = (item.get("resource"), item.get("name"))
+                manifest.resources = [r for r in manifest.resources if (r["resource"], r["name"]) != key]
+                manifest.resources.append({**item, "step": payload.get("step")})
+        elif kind == "plan":
+            manifest.plan = list(data or [])
+        elif kind == "verify":
+            for item in data or []:
+                extra = item.get("extra") or {}
+                manifest.verify = {k: extra.get(k) for k in ("http_url", "status_code", "ok")}
+        elif kind == "identity" and not manifest.identity:
+            manifest.identity = dict(data or {})
+    for item in manifest.resources:
+        host = (item.get("extra") or {}).get("url")
+        if item.get("resource") == "service" and host:
+            manifest.service_url = host if "://" in host else f"https://{host}"
+
+
+def _resume_hint(params_path: str, action: str, step: Step, run_dir: str | None) -> str:
+    return (
+        f"the executed notebook {run_dir}/{step.notebook}.ipynb shows where it failed. Fix the cause, then "
+        f"re-run `runbook {action} {params_path}` (finished steps are found by name and left alone), "
+        f"or only this step: `runbook {action} {params_path} --only {step.name}`"
+    )
+
+
+# ------------------------------------------------------------------------------------ plan, batch
+
+
+def plan_run(params_path: str | Path, options: RunOptions | None = None) -> tuple[Any, RunResult]:
+    """``runbook plan``: the plan from the library (no kernel), recorded as a run of action ``plan``."""
+    from runbook_lib.clients import make_clients
+    from runbook_lib.params import load_params, redacted_params
+    from runbook_lib.plan import plan as make_plan
+
+    opts = options or RunOptions()
+    params_path = str(params_path)
+    params = load_params(params_path)
+    store = audit.Store(opts.audit_dir or params.audit_dir)
+    run_name = audit.new_run(store, params.name, "plan")
+    started = time.monotonic()
+    redactor = Redactor.from_environment()
+    manifest = audit.Manifest(
+        run_id=run_name, action="plan", name=params.name, params_path=params_path,
+        params_sha256=audit.sha256_file(params_path), params=redactor.scrub(redacted_params(params)),
+        region=params.region, sandbox=opts.sandbox, git_commit=audit.git_commit(),
+    )  # fmt: skip
+    result = RunResult(params_path, "plan", "failed", name=params.name, run_dir=store.join(run_name))
+    found = None
+    try:
+        clients = make_clients(params)
+        redactor.add_values(_session_credentials(clients))
+        manifest.identity = caller(clients, params)
+        manifest.endpoint = manifest.identity.get("Endpoint")
+        found = make_plan(clients, params, only=opts.only)
+        manifest.plan = [report.plain(r) for r in found.steps]
+        manifest.status = result.status = "succeeded"
+    except RunbookError as err:
+        manifest.error = redactor.scrub(err.to_dict())
+        result.error = redactor.text(str(err))
+        manifest.status = "failed"
+    finally:
+        manifest.ended_at = audit.iso(audit.utc_now())
+        manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
+        audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
+        result.manifest = redactor.scrub(manifest.to_dict())
+    return found, result
+
+
+def run_batch(
+    paths: Sequence[str | Path], action: str = "up", options: RunOptions | None = None, *, jobs: int = 1
+) -> list[RunResult]:
+    """Run several parameter files, at most ``jobs`` at once; a bad file is reported, not fatal."""
+    opts = options or RunOptions()
+
+    def one(path: str | Path) -> RunResult:
+        try:
+            return run(path, action, opts)
+        except ParameterError as err:
+            return RunResult(str(path), action, "invalid", error=str(err))
+        except Exception as err:  # one environment's crash must not stop the others
+            log.exception("run of %s crashed", path)
+            return RunResult(str(path), action, "failed", error=f"{type(err).__name__}: {err}")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="runbook") as pool:
+        return list(pool.map(one, paths))
