@@ -9,7 +9,6 @@ import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 
-from runbook_lib.clients import make_clients
 from runbook_lib.connection import (
     build_create_connection_request,
     delete_connection,
@@ -28,28 +27,14 @@ CONSOLE = "https://us-east-1.console.aws.amazon.com/apprunner/home?region=us-eas
 LIST = {"ConnectionName": "github-demo"}
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def params():
     return load_params(PARAMS)
 
 
 @pytest.fixture
-def clients(monkeypatch, no_network):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    return make_clients(region="us-east-1")
+def clients(offline_clients):
+    return offline_clients
 
 
 @pytest.fixture
@@ -118,45 +103,43 @@ def test_plan_and_provider_mismatch(clients, stub, params) -> None:
         ensure_connection(clients, params)
 
 
-def test_handshake_completes(clients, stub, params) -> None:
-    t = FakeTime()
+def test_handshake_completes(clients, stub, params, fake_time) -> None:
     seen: list[dict] = []
     for status in ("PENDING_HANDSHAKE", "PENDING_HANDSHAKE", "PENDING_HANDSHAKE", "AVAILABLE"):
         stub.add_response("list_connections", listing(status), LIST)
-    result = wait_for_handshake(clients, params, on_status=seen.append, sleep=t.sleep, clock=t.clock)
+    result = wait_for_handshake(
+        clients, params, on_status=seen.append, sleep=fake_time.sleep, clock=fake_time.clock
+    )
     assert result.action is Action.UNCHANGED and result.extra["status"] == "AVAILABLE"
     assert [e["status"] for e in seen] == ["PENDING_HANDSHAKE", "PENDING_HANDSHAKE", "AVAILABLE"]
 
 
-def test_handshake_timeout_names_console_and_rerun(clients, stub, params) -> None:
-    t = FakeTime()
+def test_handshake_timeout_names_console_and_rerun(clients, stub, params, fake_time) -> None:
     for _ in range(1 + 4):  # the existence check, then polls at 0, 1, 2.5 and the deadline 3
         stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
     with pytest.raises(WaitTimeout) as info:
-        wait_for_handshake(clients, params, timeout=3, sleep=t.sleep, clock=t.clock)
+        wait_for_handshake(clients, params, timeout=3, sleep=fake_time.sleep, clock=fake_time.clock)
     text = str(info.value)
     assert CONSOLE in text and "re-run" in text and "PENDING_HANDSHAKE" in text
     assert info.value.console_url == CONSOLE
 
 
-def test_handshake_default_timeout_from_params(clients, stub, params) -> None:
-    t = FakeTime()
+def test_handshake_default_timeout_from_params(clients, stub, params, fake_time) -> None:
     for _ in range(1 + 17):  # the existence check, 6 growing delays, 9 capped ones, the cut last one
         stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
     with pytest.raises(WaitTimeout):
-        wait_for_handshake(clients, params, sleep=t.sleep, clock=t.clock)
-    assert t.now == params.connection.handshake_timeout_s == 120
+        wait_for_handshake(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
+    assert fake_time.now == params.connection.handshake_timeout_s == 120
 
 
-def test_handshake_error_and_absent(clients, stub, params) -> None:
-    t = FakeTime()
+def test_handshake_error_and_absent(clients, stub, params, fake_time) -> None:
     stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
     stub.add_response("list_connections", listing("ERROR"), LIST)
     with pytest.raises(WaitFailed, match="ERROR"):
-        wait_for_handshake(clients, params, sleep=t.sleep, clock=t.clock)
+        wait_for_handshake(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
     stub.add_response("list_connections", listing(), LIST)
     with pytest.raises(ResourceNotFound, match="`connection` step"):
-        wait_for_handshake(clients, params, sleep=t.sleep, clock=t.clock)
+        wait_for_handshake(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
 
 
 def test_delete_and_delete_again(clients, stub, params) -> None:

@@ -206,19 +206,6 @@ class FakeClients:
         return self.apprunner
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def params():
     return load_params(PARAMS)
@@ -230,11 +217,11 @@ def fake(no_network) -> FakeClients:
 
 
 @pytest.fixture
-def t() -> FakeTime:
-    return FakeTime()
+def t(fake_time):
+    return fake_time
 
 
-def ensure(fake: FakeClients, params, t: FakeTime, inputs: ServiceInputs = INPUTS):
+def ensure(fake: FakeClients, params, t, inputs: ServiceInputs = INPUTS):
     return ensure_service(fake, params, inputs, sleep=t.sleep, clock=t.clock)
 
 

@@ -7,7 +7,6 @@ import random
 import pytest
 from botocore.stub import Stubber
 
-from runbook_lib.clients import make_clients
 from runbook_lib.errors import WaitFailed, WaitTimeout
 from runbook_lib.waiters import (
     GONE,
@@ -24,21 +23,6 @@ OP = "8c7f4d32-5c3f-4d6b-9d2e-1a2b3c4d5e6f"
 OTHER = "11111111-2222-4333-8444-555555555555"
 
 
-class FakeTime:
-    """A clock that only moves when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def scripted(statuses: list[str]):
     it = iter(statuses)
     return lambda: next(it)
@@ -48,53 +32,54 @@ def spec(fetch, **kw) -> WaitSpec:
     return WaitSpec("thing", fetch, success=frozenset({"DONE"}), failure=frozenset({"BROKEN"}), **kw)
 
 
-def test_backoff_grows_by_half_and_caps_at_ten() -> None:
-    t = FakeTime()
+def test_backoff_grows_by_half_and_caps_at_ten(fake_time) -> None:
     with pytest.raises(WaitTimeout):
-        wait_for(spec(lambda: "BUSY"), timeout=60, sleep=t.sleep, clock=t.clock)
-    assert t.sleeps[:7] == pytest.approx([1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0])
-    assert max(t.sleeps) == 10.0
-    assert sum(t.sleeps) == pytest.approx(60.0)  # the last sleep is cut to the deadline
+        wait_for(spec(lambda: "BUSY"), timeout=60, sleep=fake_time.sleep, clock=fake_time.clock)
+    assert fake_time.sleeps[:7] == pytest.approx([1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0])
+    assert max(fake_time.sleeps) == 10.0
+    assert sum(fake_time.sleeps) == pytest.approx(60.0)  # the last sleep is cut to the deadline
 
 
-def test_success_returns_status_and_reports_progress() -> None:
-    t = FakeTime()
+def test_success_returns_status_and_reports_progress(fake_time) -> None:
     events: list[dict] = []
     got = wait_for(
         spec(scripted(["busy", "BUSY", "done"])),
-        timeout=100, sleep=t.sleep, clock=t.clock, on_progress=events.append,
+        timeout=100, sleep=fake_time.sleep, clock=fake_time.clock, on_progress=events.append,
     )  # fmt: skip
     assert got == "done"  # statuses compare case-insensitively, returned as seen
     assert [e["polls"] for e in events] == [1, 2, 3]
     assert events[-1] == {"what": "thing", "status": "done", "elapsed_s": 2.5, "polls": 3}
 
 
-def test_failure_status_raises_with_last_status() -> None:
-    t = FakeTime()
+def test_failure_status_raises_with_last_status(fake_time) -> None:
     with pytest.raises(WaitFailed) as info:
-        wait_for(spec(scripted(["BUSY", "BROKEN"])), timeout=100, sleep=t.sleep, clock=t.clock)
+        wait_for(
+            spec(scripted(["BUSY", "BROKEN"])), timeout=100, sleep=fake_time.sleep, clock=fake_time.clock
+        )
     assert info.value.last == "BROKEN" and info.value.what == "thing"
 
 
-def test_unexpected_status_fails_when_retry_set_given() -> None:
-    t = FakeTime()
+def test_unexpected_status_fails_when_retry_set_given(fake_time) -> None:
     strict = spec(scripted(["BUSY", "WEIRD"]), retry_on=frozenset({"BUSY"}))
     with pytest.raises(WaitFailed, match="Unexpected"):
-        wait_for(strict, timeout=100, sleep=t.sleep, clock=t.clock)
+        wait_for(strict, timeout=100, sleep=fake_time.sleep, clock=fake_time.clock)
 
 
-def test_timeout_carries_last_status_and_hint() -> None:
-    t = FakeTime()
+def test_timeout_carries_last_status_and_hint(fake_time) -> None:
     with pytest.raises(WaitTimeout) as info:
-        wait_for(spec(lambda: "BUSY", timeout_hint="re-run it"), timeout=5, sleep=t.sleep, clock=t.clock)
+        wait_for(
+            spec(lambda: "BUSY", timeout_hint="re-run it"),
+            timeout=5,
+            sleep=fake_time.sleep,
+            clock=fake_time.clock,
+        )
     assert info.value.last == "BUSY" and "re-run it" in str(info.value) and "5s" in str(info.value)
 
 
-def test_zero_timeout_polls_once() -> None:
-    t = FakeTime()
+def test_zero_timeout_polls_once(fake_time) -> None:
     with pytest.raises(WaitTimeout):
-        wait_for(spec(lambda: "BUSY"), timeout=0, sleep=t.sleep, clock=t.clock)
-    assert t.sleeps == []
+        wait_for(spec(lambda: "BUSY"), timeout=0, sleep=fake_time.sleep, clock=fake_time.clock)
+    assert fake_time.sleeps == []
 
 
 def test_jitter_is_deterministic_with_seed_and_never_exceeds_cap() -> None:
@@ -104,26 +89,22 @@ def test_jitter_is_deterministic_with_seed_and_never_exceeds_cap() -> None:
     assert one == two and max(one) <= 10.0 and min(one) >= 0.7
 
 
-def test_benchmark_300s_operation_within_40_polls_noticed_within_10s() -> None:
-    t = FakeTime()
+def test_benchmark_300s_operation_within_40_polls_noticed_within_10s(fake_time) -> None:
     events: list[dict] = []
     wait_for(
-        spec(lambda: "DONE" if t.now >= 300 else "BUSY"),
-        timeout=1800, sleep=t.sleep, clock=t.clock, on_progress=events.append,
+        spec(lambda: "DONE" if fake_time.now >= 300 else "BUSY"),
+        timeout=1800, sleep=fake_time.sleep, clock=fake_time.clock, on_progress=events.append,
     )  # fmt: skip
     assert events[-1]["polls"] <= 40
-    assert t.now - 300 <= 10
+    assert fake_time.now - 300 <= 10
 
 
 # ---------------------------------------------------------------------------- App Runner specs over Stubber
 
 
 @pytest.fixture
-def clients(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    return make_clients(region="us-east-1")
+def clients(offline_clients):
+    return offline_clients
 
 
 def ops(*items: tuple[str, str, str]) -> dict:
@@ -134,8 +115,7 @@ def ops(*items: tuple[str, str, str]) -> dict:
     }
 
 
-def test_rolled_back_update_is_a_failure_naming_the_operation(clients, no_network) -> None:
-    t = FakeTime()
+def test_rolled_back_update_is_a_failure_naming_the_operation(clients, no_network, fake_time) -> None:
     stub = Stubber(clients.apprunner)
     expected = {"ServiceArn": ARN, "MaxResults": 20}
     stub.add_response("list_operations", ops((OP, "UPDATE_SERVICE", "IN_PROGRESS")), expected)
@@ -144,15 +124,14 @@ def test_rolled_back_update_is_a_failure_naming_the_operation(clients, no_networ
     stub.activate()
     waiting = operation_finished(clients, ARN, OP, operation_type="UPDATE_SERVICE", what="service demo")
     with pytest.raises(WaitFailed) as info:
-        wait_for(waiting, sleep=t.sleep, clock=t.clock)
+        wait_for(waiting, sleep=fake_time.sleep, clock=fake_time.clock)
     text = str(info.value)
     assert OP in text and "UPDATE_SERVICE" in text and "ROLLBACK_SUCCEEDED" in text and "re-run" in text
     assert info.value.operation_id == OP
     stub.assert_no_pending_responses()
 
 
-def test_operation_found_on_a_later_page_and_succeeds(clients, no_network) -> None:
-    t = FakeTime()
+def test_operation_found_on_a_later_page_and_succeeds(clients, no_network, fake_time) -> None:
     stub = Stubber(clients.apprunner)
     stub.add_response(
         "list_operations",
@@ -165,11 +144,10 @@ def test_operation_found_on_a_later_page_and_succeeds(clients, no_network) -> No
     )  # fmt: skip
     stub.activate()
     waiting = operation_finished(clients, ARN, OP, operation_type="CREATE_SERVICE", what="service demo")
-    assert wait_for(waiting, sleep=t.sleep, clock=t.clock) == "SUCCEEDED"
+    assert wait_for(waiting, sleep=fake_time.sleep, clock=fake_time.clock) == "SUCCEEDED"
 
 
-def test_operation_without_id_falls_back_to_newest_of_type(clients, no_network) -> None:
-    t = FakeTime()
+def test_operation_without_id_falls_back_to_newest_of_type(clients, no_network, fake_time) -> None:
     stub = Stubber(clients.apprunner)
     stub.add_response(
         "list_operations",
@@ -178,7 +156,7 @@ def test_operation_without_id_falls_back_to_newest_of_type(clients, no_network) 
     )  # fmt: skip
     stub.activate()
     waiting = operation_finished(clients, ARN, None, operation_type="CREATE_SERVICE", what="service demo")
-    assert wait_for(waiting, sleep=t.sleep, clock=t.clock) == "SUCCEEDED"
+    assert wait_for(waiting, sleep=fake_time.sleep, clock=fake_time.clock) == "SUCCEEDED"
 
 
 def describe(status: str) -> dict:
@@ -192,22 +170,26 @@ def describe(status: str) -> dict:
     }  # fmt: skip
 
 
-def test_service_deleted_accepts_deleted_and_404(clients, no_network) -> None:
-    t = FakeTime()
+def test_service_deleted_accepts_deleted_and_404(clients, no_network, fake_time) -> None:
     stub = Stubber(clients.apprunner)
     stub.add_response("describe_service", describe("OPERATION_IN_PROGRESS"), {"ServiceArn": ARN})
     stub.add_client_error("describe_service", "ResourceNotFoundException", "gone")
     stub.activate()
-    assert wait_for(service_deleted(clients, ARN, what="svc"), sleep=t.sleep, clock=t.clock) == GONE
+    assert (
+        wait_for(service_deleted(clients, ARN, what="svc"), sleep=fake_time.sleep, clock=fake_time.clock)
+        == GONE
+    )
 
 
-def test_service_settled_and_delete_failed(clients, no_network) -> None:
-    t = FakeTime()
+def test_service_settled_and_delete_failed(clients, no_network, fake_time) -> None:
     stub = Stubber(clients.apprunner)
     stub.add_response("describe_service", describe("OPERATION_IN_PROGRESS"), {"ServiceArn": ARN})
     stub.add_response("describe_service", describe("RUNNING"), {"ServiceArn": ARN})
     stub.add_response("describe_service", describe("DELETE_FAILED"), {"ServiceArn": ARN})
     stub.activate()
-    assert wait_for(service_settled(clients, ARN, what="svc"), sleep=t.sleep, clock=t.clock) == "RUNNING"
+    assert (
+        wait_for(service_settled(clients, ARN, what="svc"), sleep=fake_time.sleep, clock=fake_time.clock)
+        == "RUNNING"
+    )
     with pytest.raises(WaitFailed, match="DELETE_FAILED"):
-        wait_for(service_deleted(clients, ARN, what="svc"), sleep=t.sleep, clock=t.clock)
+        wait_for(service_deleted(clients, ARN, what="svc"), sleep=fake_time.sleep, clock=fake_time.clock)
