@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_lib.aws import call
+from runbook_lib.aws import MAX_PAGES, call
 from runbook_lib.clients import Clients
 from runbook_lib.errors import RESUME_HINT, ResourceNotFound, WaitFailed, WaitTimeout
 
@@ -124,7 +124,7 @@ def find_operation(
     ListOperations is newest first, so the loop stops at the first match instead of reading every page.
     """
     token: str | None = None
-    while True:
+    for _ in range(MAX_PAGES):
         paging = {"NextToken": token} if token else {}
         page = call(
             clients, "apprunner", "ListOperations", resource=f"service {service_arn}",
@@ -138,6 +138,20 @@ def find_operation(
         token = page.get("NextToken")
         if not token:
             return None
+    return None
+
+
+_OPERATION_HINTS = {
+    "CREATE_SERVICE": (
+        "The service was not created (it is CREATE_FAILED). Look at its event log in the App Runner console, "
+        "fix the cause, then re-run the `service` step: it deletes the failed service and creates it again."
+    ),
+    "UPDATE_SERVICE": (
+        "App Runner did not apply the change (a failed update is rolled back and the service keeps running "
+        "its previous configuration). Look at the service's event log in the App Runner console, fix the "
+        "cause in the parameters or the repository, then re-run the `service` step."
+    ),
+}
 
 
 def operation_finished(
@@ -156,11 +170,7 @@ def operation_finished(
         success=frozenset({"SUCCEEDED"}),
         failure=OPERATION_FAILED,
         retry_on=OPERATION_PENDING,
-        failure_hint=(
-            "App Runner did not apply the change (a failed update is rolled back and the service keeps "
-            "running its previous configuration). Look at the service's event log in the App Runner "
-            "console, fix the cause in the parameters or the repository, then re-run the `service` step."
-        ),
+        failure_hint=_OPERATION_HINTS.get(operation_type, _OPERATION_HINTS["UPDATE_SERVICE"]),
         fields={"operation_id": operation_id, "operation_type": operation_type, "service_arn": service_arn},
     )
 

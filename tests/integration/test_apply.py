@@ -219,3 +219,49 @@ def test_wrong_account_is_refused_before_any_call(env) -> None:
     with pytest.raises(Exception, match="Refusing to act"):
         apply(clients, other)
     assert mutating(control) == []
+
+
+def test_subnet_drift_replaces_the_connector_switches_the_service_then_deletes_the_old(env) -> None:
+    clients, params, control = env
+    first = up(clients, params, control)
+    old = next(r for r in first if r.resource == "vpc_connector").arn
+    vpc = clients.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = clients.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    chosen = sorted(s["SubnetId"] for s in subnets)[-2:]
+    drifted = load_params(PARAMS, overrides={"network.subnet_ids": chosen})
+    shown = plan(clients, drifted)
+    assert {s.resource: s.action for s in shown.steps if s.action is not Action.UNCHANGED} == {
+        "vpc_connector": Action.REPLACE,
+        "service": Action.UPDATE,
+    }
+    control.clear_requests()
+    t = SimTime(control)
+    results = apply(clients, drifted, sleep=t.sleep, clock=t.clock)
+    assert mutating(control) == ["CreateVpcConnector", "UpdateService", "DeleteVpcConnector"]
+    new = next(r for r in results if r.resource == "vpc_connector" and r.action is Action.REPLACED).arn
+    service = next(r for r in results if r.resource == "service")
+    assert service.changed_fields == ["network.vpc_connector_arn"]
+    egress = clients.apprunner.describe_service(ServiceArn=service.arn)["Service"]["NetworkConfiguration"]
+    assert egress["EgressConfiguration"]["VpcConnectorArn"] == new
+    status = clients.apprunner.describe_vpc_connector(VpcConnectorArn=old)["VpcConnector"]["Status"]
+    assert status == "INACTIVE"
+
+
+def test_fresh_instance_role_is_retried_until_assumable(env) -> None:
+    clients, params, control = env
+    control.faults(role_propagation_s=20)
+    up(clients, params, control)
+    creates = [r for r in control.requests() if r["operation"] == "CreateService"]
+    assert len(creates) > 1 and creates[0]["error"] == "InvalidRequestException"
+    assert creates[-1]["status"] == 200
+
+
+def test_maintenance_flip_is_awaited_then_nothing_to_do(env) -> None:
+    clients, params, control = env
+    service = up(clients, params, control)[-1]
+    control.faults(maintenance={service.extra["id"]: 30})
+    control.clear_requests()
+    t = SimTime(control)
+    (result,) = apply(clients, params, only="service", sleep=t.sleep, clock=t.clock)
+    assert result.action is Action.UNCHANGED and mutating(control) == []
+    assert t.now >= 30
