@@ -88,6 +88,10 @@ def resolve_inputs(clients: Clients, params: Params) -> ServiceInputs:
 
     Refuses a connection that is not AVAILABLE (L13): a service must never be created with it.
     """
+    return _resolve_inputs(clients, params, find_service(clients, params))
+
+
+def _resolve_inputs(clients: Clients, params: Params, service: dict[str, Any] | None) -> ServiceInputs:
     conn = find_connection(clients, params)
     if conn is None:
         raise _missing("connection", f"connection {params.connection.name}")
@@ -112,7 +116,8 @@ def resolve_inputs(clients: Clients, params: Params) -> ServiceInputs:
         if connector is None or network.diff_vpc_connector(params, connector, net):
             raise _missing("network", f"vpc connector {params.network.connector_name}")
         connector_arn = connector["arn"]
-    planned = autoscaling.plan_autoscaling(clients, params, in_use_arn=_service_asc_arn(clients, params))
+    in_use = service.get("autoscaling_arn") if service else None
+    planned = autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)
     if planned.action is not Action.UNCHANGED or not planned.arn:
         raise _missing(
             "autoscaling", f"auto scaling configuration {params.autoscaling.name} with these settings"
@@ -198,6 +203,53 @@ def _apply_connection(
     return replace(result, detail=waited.detail, extra={**result.extra, **waited.extra})
 
 
+def _previous_inputs(service: dict[str, Any] | None) -> dict[str, str | None]:
+    """The connector and auto scaling revision the service used before this apply (to clean up after)."""
+    service = service or {}
+    return {
+        "vpc_connector_arn": (service.get("fields") or {}).get("network.vpc_connector_arn"),
+        "autoscaling_arn": service.get("autoscaling_arn"),
+    }
+
+
+def _apply_service(
+    clients: Clients,
+    params: Params,
+    old_connectors: list[str],
+    asc_switched: bool,
+    on_progress: Progress | None,
+    sleep: Sleep,
+    clock: Clock,
+) -> list[Result]:
+    """Ensure the service, then delete the connector and prune the auto scaling revisions it left.
+
+    Works alone (``only="service"``, e.g. after the network and autoscaling notebooks): what the service
+    used before is compared with what it uses now.
+    """
+    before = find_service(clients, params)
+    inputs = _resolve_inputs(clients, params, before)
+    results = [ensure_service(clients, params, inputs, on_progress=on_progress, sleep=sleep, clock=clock)]
+    was = _previous_inputs(before)
+    if was["vpc_connector_arn"] and was["vpc_connector_arn"] != inputs.vpc_connector_arn:
+        owned = {c["arn"] for c in network.list_vpc_connectors(clients, params) if c["owned"]}
+        old_connectors = old_connectors + (
+            [was["vpc_connector_arn"]] if was["vpc_connector_arn"] in owned else []
+        )
+    for arn in dict.fromkeys(a for a in old_connectors if a != inputs.vpc_connector_arn):
+        # L14: only once the service has switched away from it
+        results.append(
+            network.delete_vpc_connector(
+                clients, params, arn=arn, sleep=sleep, clock=clock, on_progress=on_progress
+            )
+        )
+    asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
+    if asc_switched and inputs.autoscaling_arn:
+        pruned = autoscaling.prune_autoscaling(clients, params, inputs.autoscaling_arn)
+        if pruned.action is not Action.UNCHANGED:
+            results.append(pruned)
+    return results
+
+
 def apply(
     clients: Clients,
     params: Params,
@@ -232,20 +284,7 @@ def apply(
         results.append(asc)
         asc_switched = asc.action is not Action.UNCHANGED or (in_use is not None and asc.arn != in_use)
     if "service" in steps:
-        inputs = resolve_inputs(clients, params)
-        results.append(
-            ensure_service(clients, params, inputs, on_progress=on_progress, sleep=sleep, clock=clock)
-        )
-        for arn in old_connectors:  # L14: only once the service has switched to the new connector
-            results.append(
-                network.delete_vpc_connector(
-                    clients, params, arn=arn, sleep=sleep, clock=clock, on_progress=on_progress
-                )
-            )
-        if asc_switched and inputs.autoscaling_arn:
-            pruned = autoscaling.prune_autoscaling(clients, params, inputs.autoscaling_arn)
-            if pruned.action is not Action.UNCHANGED:
-                results.append(pruned)
+        results += _apply_service(clients, params, old_connectors, asc_switched, on_progress, sleep, clock)
     return results
 
 

@@ -265,3 +265,33 @@ def test_maintenance_flip_is_awaited_then_nothing_to_do(env) -> None:
     (result,) = apply(clients, params, only="service", sleep=t.sleep, clock=t.clock)
     assert result.action is Action.UNCHANGED and mutating(control) == []
     assert t.now >= 30
+
+
+def test_step_by_step_like_the_notebooks_cleans_up_after_the_service_step(env) -> None:
+    clients, params, control = env
+    up(clients, params, control)
+    vpc = clients.ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = clients.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    changed_params = load_params(
+        PARAMS,
+        overrides={
+            "network.subnet_ids": sorted(s["SubnetId"] for s in subnets)[-2:],
+            "autoscaling.max_size": 9,
+        },
+    )
+    t = SimTime(control)
+    control.clear_requests()
+    for step in ("connection", "instance_role", "network", "autoscaling"):
+        apply(clients, changed_params, only=step, sleep=t.sleep, clock=t.clock)
+    assert mutating(control) == ["CreateVpcConnector", "CreateAutoScalingConfiguration"]
+    control.clear_requests()
+    results = apply(clients, changed_params, only="service", sleep=t.sleep, clock=t.clock)
+    assert mutating(control) == ["UpdateService", "DeleteVpcConnector", "DeleteAutoScalingConfiguration"]
+    assert [(r.resource, r.action) for r in results] == [
+        ("service", Action.UPDATED),
+        ("vpc_connector", Action.DELETED),
+        ("autoscaling", Action.DELETED),
+    ]
+    control.clear_requests()
+    assert {r.action for r in apply(clients, changed_params)} == {Action.UNCHANGED}
+    assert mutating(control) == []

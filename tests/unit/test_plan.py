@@ -32,6 +32,8 @@ class World:
         self.arns: dict[str, str | None] = {"ensure_autoscaling": ASC1}  # the revision the service uses
         self.connection_status = "AVAILABLE"
         self.service_asc: str | None = ASC1
+        self.service_connector: str | None = "v"
+        self.asc_now = ASC1
 
         def rec(name: str, resource: str, default: Action = Action.UNCHANGED):
             def fn(*args: Any, **kwargs: Any) -> Result:
@@ -49,14 +51,22 @@ class World:
                 "connection", "c", Action.UNCHANGED, arn=CONN, extra={"status": self.connection_status}
             )
 
-        fake_find_service = self._recorded("find_service", lambda: {"autoscaling_arn": self.service_asc})
+        fake_find_service = self._recorded(
+            "find_service",
+            lambda: {
+                "autoscaling_arn": self.service_asc,
+                "fields": {"network.vpc_connector_arn": self.service_connector},
+            },
+        )
         for name, value in {
             "check_account": self._recorded("check_account", lambda: {"Account": "123456789012"}),
             "ensure_connection": ensure_connection,
             "wait_for_handshake": rec("wait_for_handshake", "connection"),
             "plan_connection": rec("plan_connection", "connection"),
             "find_service": fake_find_service,
-            "resolve_inputs": self._recorded("resolve_inputs", lambda: ServiceInputs(CONN, "r", "v", ASC2)),
+            "_resolve_inputs": self._recorded(
+                "resolve_inputs", lambda: ServiceInputs(CONN, "r", "v", self.asc_now)
+            ),
             "ensure_service": rec("ensure_service", "service"),
             "plan_service": self._plan_service,
             "delete_service": rec("delete_service", "service", Action.DELETED),
@@ -73,6 +83,10 @@ class World:
                 plan_vpc_connector=rec("plan_vpc_connector", "vpc_connector"),
                 delete_vpc_connector=rec("delete_vpc_connector", "vpc_connector", Action.DELETED),
                 delete_security_group=rec("delete_security_group", "security_group", Action.DELETED),
+                list_vpc_connectors=self._recorded(
+                    "list_vpc_connectors",
+                    lambda: [{"arn": "old", "owned": True}, {"arn": "v", "owned": True}],
+                ),
             ),
             "autoscaling": SimpleNamespace(
                 ensure_autoscaling=rec("ensure_autoscaling", "autoscaling"),
@@ -121,6 +135,7 @@ def test_apply_runs_every_step_in_dependency_order_after_the_guard(world, params
         "ensure_vpc_connector",
         "find_service",
         "ensure_autoscaling",
+        "find_service",
         "resolve_inputs",
         "ensure_service",
     ]
@@ -153,7 +168,7 @@ def test_handshake_is_awaited_only_when_pending_and_wanted(world, params) -> Non
 def test_only_one_step_and_bad_step(world, params) -> None:
     (result,) = P.apply(None, params, only="service")
     assert result.resource == "service"
-    assert world.log == ["check_account", "resolve_inputs", "ensure_service"]
+    assert world.log == ["check_account", "find_service", "resolve_inputs", "ensure_service"]
     with pytest.raises(ParameterError, match="only"):
         P.apply(None, params, only="everything")
 
@@ -178,6 +193,18 @@ def test_autoscaling_change_prunes_after_the_service(world, params) -> None:
     results = P.apply(None, params)
     assert world.log[-2:] == ["ensure_service", "prune_autoscaling"]
     assert [r.action for r in results if r.resource == "autoscaling"] == [Action.UPDATED, Action.DELETED]
+
+
+def test_service_step_alone_cleans_up_what_it_switched_away_from(world, params) -> None:
+    world.service_connector = "old"  # e.g. the network notebook replaced the connector earlier
+    world.asc_now = ASC2  # and the autoscaling notebook made a new revision
+    P.apply(None, params, only="service")
+    assert world.log[-4:] == [
+        "ensure_service",
+        "list_vpc_connectors",
+        "delete_vpc_connector",
+        "prune_autoscaling",
+    ]
 
 
 def test_unchanged_autoscaling_is_not_pruned(world, params) -> None:
