@@ -1,0 +1,172 @@
+"""The notebooks, headless through the runner (papermill in-process), on the sandbox.
+
+Each ``runbook up`` starts one kernel per notebook (~1.5 s each), so these tests take a while; they
+share nothing but the session sandbox (reset per test).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import nbformat
+import papermill
+import pytest
+
+from runbook_lib import audit
+from runbook_lib.cli import main
+from runbook_lib.runner import NOTEBOOKS_DIR
+
+SECRET_KEY = "Zq9SECRETkeyXw7distinctive/KJ2r0000AAAAbb"
+TOKEN = "ghp_distinctiveTOKEN4242"
+MANIFEST_FIELDS = {
+    "run_id", "action", "params_path", "params_sha256", "params", "identity", "region", "endpoint",
+    "versions", "git_commit", "started_at", "ended_at", "status", "notebooks", "resources", "error",
+    "files", "previous_manifest_sha256",
+}  # fmt: skip
+OWNED = {"connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service"}
+
+
+def _runs(folder: Path) -> list[Path]:
+    return sorted(p for p in (folder / "runs").iterdir() if p.is_dir())
+
+
+def _manifest(run: Path) -> dict:
+    return json.loads((run / "manifest.json").read_text())
+
+
+def _owned_leftovers(url: str) -> list[str]:
+    """Live owned resources on the sandbox (deleted ones may still be listed, as on AWS)."""
+    kw = {"endpoint_url": url, "region_name": "us-east-1"}
+    ar, iam, ec2 = boto3.client("apprunner", **kw), boto3.client("iam", **kw), boto3.client("ec2", **kw)
+    left = [s["ServiceName"] for s in ar.list_services()["ServiceSummaryList"] if s["Status"] != "DELETED"]
+    left += [
+        c["VpcConnectorName"] for c in ar.list_vpc_connectors()["VpcConnectors"] if c["Status"] == "ACTIVE"
+    ]
+    ascs = ar.list_auto_scaling_configurations()["AutoScalingConfigurationSummaryList"]
+    names = [a["AutoScalingConfigurationName"] for a in ascs if a.get("Status", "ACTIVE") == "ACTIVE"]
+    left += [n for n in names if n != "DefaultConfiguration"]
+    left += [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("demo")]
+    groups = ec2.describe_security_groups()["SecurityGroups"]
+    left += [g["GroupName"] for g in groups if "apprunner" in g["GroupName"]]
+    return left
+
+
+def test_up_rerun_and_down(
+    runbook_env, write_params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    params = write_params(tmp_path, "demo-go-app")
+
+    assert main(["up", str(params), "-p", "github_token", TOKEN]) == 0
+    (first,) = _runs(tmp_path)
+    m = _manifest(first)
+    assert MANIFEST_FIELDS <= set(m)
+    assert m["status"] == "succeeded" and m["action"] == "up"
+    assert m["identity"]["Account"] == "123456789012" and m["endpoint"] == runbook_env.url
+    assert [n["status"] for n in m["notebooks"]] == ["ok"] * 6
+    assert {r["resource"] for r in m["resources"]} == OWNED
+    assert all(r["arn"] for r in m["resources"]) and m["service_url"].startswith("https://")
+    assert set(m["files"]) == {f"{n['notebook']}.ipynb" for n in m["notebooks"]}
+    assert m["params_sha256"] == audit.sha256_file(params)
+    assert audit.verify(str(first)) == []
+
+    for path in first.rglob("*"):  # neither the secret key nor the secret parameter lands anywhere
+        text = path.read_text()
+        assert SECRET_KEY not in text and TOKEN not in text, path
+    executed = nbformat.read(first / "01_connection.ipynb", as_version=4)
+    assert executed.metadata.papermill.parameters["github_token"] == "[REDACTED]"
+
+    runbook_env.control.clear_requests()
+    assert main(["up", str(params)]) == 0
+    assert runbook_env.control.mutating_requests() == []
+    second = _runs(tmp_path)[-1]
+    m2 = _manifest(second)
+    assert {r["action"] for r in m2["resources"]} == {"UNCHANGED"} and len(m2["resources"]) == 6
+    assert m2["previous_manifest_sha256"] == audit.sha256_file(first / "manifest.json")
+    assert main(["audit", "verify", str(second)]) == 0
+
+    # one notebook alone, with plain papermill and the standard AWS environment
+    out = tmp_path / "05_alone.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS_DIR / "05_service.ipynb"), str(out), parameters={"params_path": str(params)},
+        progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
+    assert "UNCHANGED" in out.read_text()
+
+    raw = bytearray((first / "02_instance_role.ipynb").read_bytes())
+    raw[len(raw) // 2] ^= 1
+    (first / "02_instance_role.ipynb").write_bytes(bytes(raw))
+    assert main(["audit", "verify", str(second)]) == 1  # the chain reaches the altered earlier run
+
+    assert main(["down", str(params)]) == 0
+    m3 = _manifest(_runs(tmp_path)[-1])
+    assert m3["action"] == "down" and {r["action"] for r in m3["resources"]} == {"DELETED"}
+    assert _owned_leftovers(runbook_env.url) == []
+
+
+def test_failed_run_leaves_notebook_and_manifest_then_converges(
+    runbook_env, write_params, tmp_path: Path, capsys
+) -> None:
+    params = write_params(tmp_path, "demo-fail")
+    runbook_env.control.faults(fail_next_create=1)
+
+    assert main(["up", str(params)]) == 1
+    err = capsys.readouterr().err
+    assert "05_service" in err and "runbook up" in err  # what failed and how to resume
+    (run,) = _runs(tmp_path)
+    m = _manifest(run)
+    assert m["status"] == "failed" and m["error"]["notebook"] == "05_service"
+    assert [n["status"] for n in m["notebooks"]][-1] == "failed"
+    executed = nbformat.read(run / "05_service.ipynb", as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors and any("papermill-error-cell" in c.source for c in executed.cells)
+    assert audit.verify(str(run)) == []
+
+    assert main(["up", str(params)]) == 0
+    m2 = _manifest(_runs(tmp_path)[-1])
+    actions = {r["resource"]: r["action"] for r in m2["resources"]}
+    assert actions["instance_role"] == "UNCHANGED" and actions["service"] in {
+        "CREATED",
+        "REPLACED",
+        "UPDATED",
+    }
+
+
+def test_batch_of_three_with_one_bad_file(runbook_env, write_params, tmp_path: Path, capsys) -> None:
+    good = [write_params(tmp_path, f"batch-{n}") for n in ("a", "b", "c")]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: broken\naccount_id: 123\n")
+
+    assert main(["up", *map(str, good), str(bad), "--jobs", "2"]) == 1
+    out, err = capsys.readouterr()
+    assert out.count("runbook up") == 1  # one summary table
+    for name in ("batch-a", "batch-b", "batch-c"):
+        assert name in out
+    assert out.count("succeeded") == 3 and "invalid" in out and "bad.yaml" in err
+    manifests = [_manifest(r) for r in _runs(tmp_path)]
+    assert sorted(m["name"] for m in manifests) == ["batch-a", "batch-b", "batch-c"]
+    assert all(m["status"] == "succeeded" for m in manifests)
+
+
+def test_audit_dir_on_s3_and_the_audit_notebook(
+    runbook_env, write_params, tmp_path: Path, monkeypatch
+) -> None:
+    from papermill.s3 import S3
+
+    monkeypatch.setattr(S3, "s3_session", (None, None, None))  # papermill caches one per process
+    boto3.client("s3", endpoint_url=runbook_env.url, region_name="us-east-1").create_bucket(Bucket="audit")
+    params = write_params(tmp_path, "demo-s3")
+    assert main(["up", str(params), "--only", "preflight", "--audit-dir", "s3://audit/runs"]) == 0
+    assert main(["plan", str(params), "--audit-dir", "s3://audit/runs"]) == 0
+    rows = audit.history_records("s3://audit/runs")
+    assert [r["action"] for r in rows] == ["up", "plan"] and all(r["status"] == "succeeded" for r in rows)
+    assert audit.verify(rows[-1]["run_dir"]) == []
+
+    out = tmp_path / "99.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS_DIR / "99_audit.ipynb"), str(out),
+        parameters={"audit_dir": "s3://audit/runs", "environment": "demo-s3"}, progress_bar=False,
+    )  # fmt: skip
+    assert "demo-s3" in out.read_text()
