@@ -255,8 +255,8 @@ def _res(params: Params) -> str:
 def find_service(clients: Clients, params: Params) -> dict[str, Any] | None:
     """The live service of that name (ListServices, then DescribeService), or None.
 
-    Returns ``{name, arn, id, status, url, source_type, autoscaling_arn, fields}``; a DELETED service counts as absent.
-    The URL comes from ListServices when DescribeService omits it.
+    Returns ``{name, arn, id, status, url, source_type, autoscaling_arn, fields}``; a DELETED service
+    counts as absent. The URL comes from ListServices when DescribeService omits it.
     """
     summaries = paginate(clients, "apprunner", "ListServices", "ServiceSummaryList", resource=_res(params))
     summary = next(
