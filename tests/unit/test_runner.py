@@ -1,0 +1,125 @@
+"""The runner's machinery with throwaway notebooks (a real kernel, no AWS)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from runbook_lib import audit, runner
+from runbook_lib.errors import ParameterError
+from runbook_lib.redact import Redactor
+
+
+def _notebook(path: Path, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('params_path = ""\ninteractive = True')
+    params.metadata.tags = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nbformat.write(nb, path)
+    return path
+
+
+def _execute(tmp_path: Path, source: Path, parameters: dict | None = None, **kw) -> tuple:
+    out = str(tmp_path / "out" / source.name)
+    (tmp_path / "out").mkdir(exist_ok=True)
+    red = Redactor.from_environment(parameters or {})
+    done = runner.execute_notebook(
+        source,
+        out,
+        {"params_path": "p.yaml", **(parameters or {})},
+        store=audit.Store(str(tmp_path)),
+        redactor=red,
+        **kw,
+    )
+    return done, Path(out)
+
+
+def test_select_steps() -> None:
+    assert [s.notebook for s in runner.select_steps("up")][-1] == "05_service"
+    assert [s.name for s in runner.select_steps("up", "05_service")] == ["service"]
+    assert [s.name for s in runner.select_steps("down")] == ["preflight", "teardown"]
+    with pytest.raises(ParameterError):
+        runner.select_steps("up", "teardown")
+
+
+def test_results_travel_as_structured_data_and_secrets_are_scrubbed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "distinctive-secret-key-0042")
+    source = _notebook(
+        tmp_path / "emit.ipynb",
+        "from runbook_lib.report import show_results\nfrom runbook_lib.results import Action, Result\n"
+        'show_results([Result("service", "x", Action.CREATED, arn="arn:x")], step="service")',
+        'import os\nprint(os.environ["AWS_SECRET_ACCESS_KEY"], db_password)',
+    )
+    done, out = _execute(tmp_path, source, {"db_password": "hunter2-distinctive"})
+    assert done.status == "ok" and done.error is None
+    assert done.payloads == [
+        {
+            "kind": "results",
+            "step": "service",
+            "data": [
+                {
+                    "resource": "service",
+                    "name": "x",
+                    "action": "CREATED",
+                    "arn": "arn:x",
+                    "changes": [],
+                    "detail": "",
+                    "console_url": None,
+                    "extra": {},
+                }
+            ],
+        }
+    ]
+    text = out.read_text()
+    assert "distinctive-secret-key-0042" not in text and "hunter2-distinctive" not in text
+    assert done.sha256 == audit.sha256_file(out)
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "distinctive-secret-key-0042"
+
+
+def test_a_failing_cell_is_written_with_papermills_error_cells(tmp_path: Path) -> None:
+    done, out = _execute(tmp_path, _notebook(tmp_path / "fail.ipynb", "x = 1", 'raise ValueError("boom")'))
+    assert done.status == "failed" and done.error["type"] == "ValueError" and done.error["message"] == "boom"
+    nb = nbformat.read(out, as_version=4)
+    assert "papermill-error-cell" in nb.cells[0].source
+    assert any(o.get("ename") == "ValueError" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_cell_timeout_interrupts_and_still_writes(tmp_path: Path) -> None:
+    source = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)", "after = 1")
+    done, out = _execute(tmp_path, source, cell_timeout=1)
+    assert done.status == "failed" and done.error["type"] == "CellTimeoutError"
+    nb = nbformat.read(out, as_version=4)
+    assert any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_collect_keeps_the_last_word_per_resource() -> None:
+    manifest = audit.Manifest(run_id="r", action="up", name="n")
+    runner._collect(
+        manifest,
+        [
+            {
+                "kind": "plan",
+                "step": "plan",
+                "data": [{"resource": "service", "name": "n", "action": "CREATE"}],
+            },
+            {
+                "kind": "results",
+                "step": "service",
+                "data": [
+                    {"resource": "service", "name": "n", "action": "CREATED", "extra": {"url": "abc.example"}}
+                ],
+            },
+            {
+                "kind": "verify",
+                "step": "service",
+                "data": [{"extra": {"ok": True, "http_url": "http://x/", "status_code": 200}}],
+            },
+        ],
+    )
+    assert [r["action"] for r in manifest.resources] == ["CREATED"]
+    assert manifest.plan[0]["action"] == "CREATE" and manifest.service_url == "https://abc.example"
+    assert manifest.verify == {"http_url": "http://x/", "status_code": 200, "ok": True}
