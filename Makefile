@@ -5,13 +5,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+SANDBOX_PORT ?= 4599
+LAB_ARGS ?=
 
-.PHONY: install lint test test-fast demo lab clean
+.PHONY: install lint test demo lab stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	# the kernel papermill and JupyterLab use: this venv's python (`python3` kernelspec)
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (runbook)" >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,9 +26,24 @@ lint: install
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The runbook on the local sandbox (a test double of AWS). The sandbox keeps running for `make lab`.
 demo: install
-	$(BIN)/runbook validate params/example-go.yaml params/sandbox.yaml
-	@echo "The parameters are valid. Provisioning on the sandbox (runbook up) arrives with the next issues."
+	@$(BIN)/runbook sandbox start --port $(SANDBOX_PORT) --handshake auto >/dev/null
+	$(BIN)/runbook up params/sandbox.yaml --sandbox
+	@echo
+	@echo "The sandbox keeps running: 'make lab' steps through the notebooks on it;"
+	@echo "'$(BIN)/runbook history' lists the runs; '$(BIN)/runbook sandbox stop' ends it."
+
+# JupyterLab on notebooks/, its kernels pointed at the sandbox (started if needed).
+lab: install
+	@URL=$$($(BIN)/runbook sandbox start --port $(SANDBOX_PORT) --handshake auto) && \
+	echo "JupyterLab on notebooks/; kernels use the local sandbox at $$URL (a test double of AWS)" && \
+	env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=$$URL AWS_ACCESS_KEY_ID=testing \
+	AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+
+stop: install
+	$(BIN)/runbook sandbox stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
