@@ -149,3 +149,127 @@ def test_sandbox_button_completes_the_handshake_through_the_control_api(sandbox_
     widget.sandbox_button.click()
     found = clients.apprunner.list_connections(ConnectionName="gh-conn")["ConnectionSummaryList"]
     assert found[0]["Status"] == "AVAILABLE"
+
+
+def sandbox_params():
+    from pathlib import Path
+
+    from runbook_lib.params import load_params
+
+    return load_params(
+        Path(__file__).resolve().parents[2] / "params/sandbox.yaml",
+        overrides={"connection.handshake_timeout_s": 30},
+    )
+
+
+def test_gate_headless_waits_for_the_aws_state_then_returns(sandbox_env) -> None:
+    from runbook_lib.clients import make_clients
+    from runbook_lib.sandbox.control import SandboxControl
+    from runbook_lib.widgets import gate_connection
+
+    params, lines, t = sandbox_params(), [], FakeTime()
+    control = SandboxControl(sandbox_env.url)
+    polls = {"n": 0}
+
+    async def sleep(seconds: float) -> None:  # a person completes the handshake after ~6 s
+        t.now += seconds
+        polls["n"] += 1
+        if t.now >= 6 and not polls.get("done"):
+            control.handshake(params.connection.name, "AVAILABLE", region="us-east-1")
+            polls["done"] = True
+
+    result = asyncio.run(
+        gate_connection(
+            make_clients(params),
+            params,
+            interactive=False,
+            interval_s=2,
+            sleep=sleep,
+            clock=t.clock,
+            out=lines.append,
+        )
+    )
+    assert result.resource == "connection" and result.extra["status"] == "AVAILABLE" and result.arn
+    assert any("PENDING_HANDSHAKE" in line for line in lines) and "AVAILABLE" in lines[-1]
+    assert any("Complete handshake" in line or "sandbox" in line for line in lines)
+
+
+def test_gate_times_out_with_console_url_and_resume_hint(sandbox_env) -> None:
+    from runbook_lib.clients import make_clients
+    from runbook_lib.errors import WaitTimeout
+    from runbook_lib.widgets import gate_connection
+
+    params, t = sandbox_params(), FakeTime()
+    with pytest.raises(WaitTimeout) as info:
+        asyncio.run(
+            gate_connection(
+                make_clients(params),
+                params,
+                interactive=False,
+                timeout=10,
+                sleep=t.sleep,
+                clock=t.clock,
+                out=lambda s: None,
+            )
+        )
+    text = str(info.value)
+    assert "#/connections" in text and "re-run" in text and params.connection.name in text
+
+
+def test_gate_fails_on_error_status(sandbox_env) -> None:
+    from runbook_lib.clients import make_clients
+    from runbook_lib.errors import WaitFailed
+    from runbook_lib.sandbox.control import SandboxControl
+    from runbook_lib.widgets import gate_connection
+
+    params, t = sandbox_params(), FakeTime()
+    clients = make_clients(params)
+    from runbook_lib import apply
+
+    apply(clients, params, only="connection", wait_handshake=False)
+    SandboxControl(sandbox_env.url).handshake(params.connection.name, "ERROR", region="us-east-1")
+    with pytest.raises(WaitFailed, match="ERROR"):
+        asyncio.run(
+            gate_connection(
+                clients, params, interactive=False, sleep=t.sleep, clock=t.clock, out=lambda s: None
+            )
+        )
+
+
+def test_gate_live_widget_button_completes_on_sandbox(sandbox_env, monkeypatch) -> None:
+    """Interactive: the widget is displayed; its sandbox button (clicked while waiting) ends the wait."""
+    from runbook_lib import widgets
+    from runbook_lib.clients import make_clients
+
+    params, t, shown = sandbox_params(), FakeTime(), []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a[0]))
+    made: list[widgets.HandshakeWidget] = []
+    real = widgets.HandshakeWidget
+
+    class Spy(real):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    monkeypatch.setattr(widgets, "HandshakeWidget", Spy)
+
+    async def sleep(seconds: float) -> None:
+        t.now += seconds
+        if t.now >= 3 and made and not made[0].sandbox_button.disabled and not made[0].check_requested:
+            made[0].sandbox_button.click()  # what the person does in the page
+
+    result = asyncio.run(
+        widgets.gate_connection(
+            make_clients(params),
+            params,
+            interactive=True,
+            interval_s=30,
+            sleep=sleep,
+            clock=t.clock,
+            out=lambda s: None,
+        )
+    )
+    assert result.extra["status"] == "AVAILABLE"
+    assert t.now < 30  # the click triggered an early poll
+    assert 'data-status="AVAILABLE"' in made[0].card.value and made[0].sandbox_button.disabled
+    assert shown[0] is made[0].box
