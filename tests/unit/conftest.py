@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from unit_helpers import FakeTime
 
 
 @pytest.fixture
@@ -21,21 +22,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     return attempts
 
 
-class FakeTime:
-    """An injectable clock that only moves when slept on; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def fake_time() -> FakeTime:
     """A fresh ``FakeTime``: pass ``sleep=fake_time.sleep, clock=fake_time.clock``."""
@@ -43,11 +29,23 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def offline_clients(monkeypatch: pytest.MonkeyPatch, no_network: list[tuple]):
-    """Real clients for us-east-1 with dummy credentials and no endpoint override (for Stubber)."""
-    from runbook_lib.clients import make_clients
-
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials, no endpoint override and no profile: clients aim at AWS but Stubber/moto answer."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def clients(aws_env: None):
+    """Real clients for us-east-1 (for Stubber or moto)."""
+    from runbook_lib.clients import make_clients
+
     return make_clients(region="us-east-1")
+
+
+@pytest.fixture
+def offline_clients(clients, no_network: list[tuple]):
+    """``clients``, and any real network connection fails the test."""
+    return clients

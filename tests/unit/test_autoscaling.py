@@ -7,39 +7,19 @@ import datetime as dt
 import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
+from unit_helpers import ACCOUNT, demo_params
 
 from runbook_lib import autoscaling
-from runbook_lib.clients import make_clients
 from runbook_lib.errors import QuotaExceeded
-from runbook_lib.params import parse_params
 from runbook_lib.results import Action
 
-ACCOUNT = "123456789012"
 NAME_ARN = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/demo-app"
 LIST_ARGS = {"AutoScalingConfigurationName": "demo-app", "LatestOnly": False}
 TAGS = [{"Key": "runbook:name", "Value": "demo-app"}, {"Key": "team", "Value": "platform"}]
 
 
 def make_params(**overrides):
-    doc = {
-        "name": "demo-app",
-        "account_id": ACCOUNT,
-        "region": "us-east-1",
-        "tags": {"team": "platform"},
-        "connection": {"name": "github-demo"},
-        "source": {"repository_url": "https://github.com/example/app", "branch": "main", "runtime": "GO_1"},
-        "instance": {},
-        "autoscaling": {"max_concurrency": 50, "min_size": 1, "max_size": 5},
-    }
-    return parse_params(doc, overrides=overrides)
-
-
-@pytest.fixture
-def clients(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    return make_clients(region="us-east-1")
+    return demo_params({"autoscaling": {"max_concurrency": 50, "min_size": 1, "max_size": 5}}, **overrides)
 
 
 @pytest.fixture

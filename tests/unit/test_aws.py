@@ -6,16 +6,7 @@ import pytest
 from botocore.stub import Stubber
 
 from runbook_lib.aws import call, console_url, paginate
-from runbook_lib.clients import make_clients
 from runbook_lib.errors import InvalidState
-
-
-@pytest.fixture
-def clients(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    return make_clients(region="us-east-1")
 
 
 def summary(name: str) -> dict:

@@ -10,13 +10,12 @@ import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 from moto import mock_aws
+from unit_helpers import ACCOUNT, demo_params
 
 from runbook_lib import iam
 from runbook_lib.clients import make_clients
-from runbook_lib.params import parse_params
 from runbook_lib.results import Action
 
-ACCOUNT = "123456789012"
 ROLE = "demo-app-instance"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
 S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
@@ -29,30 +28,7 @@ TRUST_JSON = (
 
 
 def make_params(**overrides):
-    doc = {
-        "name": "demo-app",
-        "account_id": ACCOUNT,
-        "region": "us-east-1",
-        "tags": {"team": "platform"},
-        "connection": {"name": "github-demo"},
-        "source": {"repository_url": "https://github.com/example/app", "branch": "main", "runtime": "GO_1"},
-        "instance": {"policy_arns": [S3_READ]},
-        "autoscaling": {},
-    }
-    return parse_params(doc, overrides=overrides)
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-@pytest.fixture
-def clients(aws_env):
-    return make_clients(region="us-east-1")
+    return demo_params({"instance": {"policy_arns": [S3_READ]}}, **overrides)
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ import pytest
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
 from moto import mock_aws
+from unit_helpers import ACCOUNT, FakeTime, demo_params
 
 from runbook_lib import network
 from runbook_lib.clients import make_clients
 from runbook_lib.errors import InvalidRequest, InvalidState, ParameterError, WaitTimeout
-from runbook_lib.params import parse_params
 from runbook_lib.results import Action
 
-ACCOUNT = "123456789012"
 VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
 SG = "sg-0123456789abcdef0"
@@ -30,46 +29,7 @@ SG_FILTERS = [
 
 
 def make_params(**overrides):
-    doc = {
-        "name": "demo-app",
-        "account_id": ACCOUNT,
-        "region": "us-east-1",
-        "tags": {"team": "platform"},
-        "connection": {"name": "github-demo"},
-        "source": {"repository_url": "https://github.com/example/app", "branch": "main", "runtime": "GO_1"},
-        "instance": {},
-        "network": {"vpc_id": "default", "subnet_ids": "default"},
-        "autoscaling": {},
-    }
-    return parse_params(doc, overrides=overrides)
-
-
-class FakeTime:
-    """An injectable clock and sleep: sleeping advances the clock, nothing really waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-@pytest.fixture
-def clients(aws_env):
-    return make_clients(region="us-east-1")
+    return demo_params({"network": {"vpc_id": "default", "subnet_ids": "default"}}, **overrides)
 
 
 @pytest.fixture
