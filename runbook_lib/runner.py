@@ -10,7 +10,9 @@ a failed notebook is written (with papermill's error cells) before the run repor
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 import traceback
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_lib import audit, report
+from runbook_lib import audit, lock, report
 from runbook_lib.errors import ParameterError, Problem, RunbookError
 from runbook_lib.redact import Redactor
 
@@ -309,6 +311,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
         notebooks=[audit.NotebookRecord(s.notebook) for s in steps],
     )
     result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
+    held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
     try:
         _preflight(params, manifest, redactor)
@@ -360,8 +363,25 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
         result.resources = manifest.resources
         audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
         result.manifest = redactor.scrub(manifest.to_dict())
+        held.release()
         emit({"event": "run_end", "params_path": params_path, "status": result.status})
     return result
+
+
+def lock_dir(store: audit.Store) -> str:
+    """Where the environments' locks live: RUNBOOK_LOCK_DIR, else a local audit dir, else .runbook/locks."""
+    return os.environ.get("RUNBOOK_LOCK_DIR") or (".runbook/locks" if audit.is_s3(store.root) else store.root)
+
+
+def _lock(store: audit.Store, params: Any, run_name: str, action: str) -> lock.EnvLock:
+    """One run per environment at a time; a refused run leaves no (empty) run folder behind."""
+    try:
+        return lock.acquire(lock_dir(store), name=params.name, run_id=run_name, action=action)
+    except lock.EnvironmentLocked:
+        if not audit.is_s3(store.root):
+            with contextlib.suppress(OSError):
+                Path(store.join(run_name)).rmdir()
+        raise
 
 
 class _StepFailed(Exception):
@@ -471,6 +491,7 @@ def plan_run(params_path: str | Path, options: RunOptions | None = None) -> tupl
     )  # fmt: skip
     result = RunResult(params_path, "plan", "failed", name=params.name, run_dir=store.join(run_name))
     found = None
+    held = _lock(store, params, run_name, "plan")
     try:
         clients = make_clients(params)
         redactor.add_values(_session_credentials(clients))
@@ -488,6 +509,7 @@ def plan_run(params_path: str | Path, options: RunOptions | None = None) -> tupl
         manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
         audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
         result.manifest = redactor.scrub(manifest.to_dict())
+        held.release()
     return found, result
 
 
@@ -502,6 +524,8 @@ def run_batch(
             return run(path, action, opts)
         except ParameterError as err:
             return RunResult(str(path), action, "invalid", error=str(err))
+        except lock.EnvironmentLocked as err:
+            return RunResult(str(path), action, "failed", name=err.name, error=str(err))
         except Exception as err:  # one environment's crash must not stop the others
             log.exception("run of %s crashed", path)
             return RunResult(str(path), action, "failed", error=f"{type(err).__name__}: {err}")

@@ -1,0 +1,188 @@
+"""One run at a time per environment: a lock file per environment, created atomically.
+
+``acquire(directory, name=..., run_id=..., action=...)`` writes ``<directory>/.lock-<name>.json`` holding
+the run id, action, pid, host, process start time and the time it was taken. The file appears in one
+atomic step (written aside, then ``os.link``\\ ed into place, which fails if it exists), so a reader
+never sees half a lock. A second run on the same environment does not wait: it raises
+``EnvironmentLocked`` ("environment <name> is locked by run <id> since <time>").
+
+A lock whose process is gone (same host, pid no longer alive, a zombie, or the pid reused by another
+process) is *stale*: the next run takes it over by renaming it aside — only one of several contenders
+can rename the same file — checking that what it moved is still the stale lock it judged, and then
+creating its own. A lock held on another host is never judged stale (its pid cannot be checked here).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.errors import RunbookError
+
+log = logging.getLogger(__name__)
+
+PREFIX = ".lock-"
+_ATTEMPTS = 5
+
+
+class EnvironmentLocked(RunbookError):
+    """Another run is acting on the same environment."""
+
+    template = (
+        "environment {name} is locked by run {run_id} since {since} (pid {pid} on {host}). {detail}"
+    )
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """What a lock file holds."""
+
+    name: str
+    run_id: str
+    action: str
+    pid: int
+    host: str
+    since: str
+    process_start: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def lock_path(directory: str | Path, name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return Path(directory) / f"{PREFIX}{safe}.json"
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of a process (clock ticks since boot, from /proc), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def pid_alive(pid: int, started: str | None = None) -> bool:
+    """True if ``pid`` runs (not a zombie) and, when known, is the process that started at ``started``."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return True  # no /proc (macOS): the signal check is all we have
+    if state in ("Z", "X"):
+        return False
+    return started is None or process_start(pid) == started
+
+
+def read(path: Path) -> tuple[LockInfo | None, str]:
+    """The lock at ``path`` and its raw text; (None, "") when there is none; unreadable → (None, text)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, ""
+    try:
+        return LockInfo(**json.loads(text)), text
+    except (ValueError, TypeError):
+        return None, text
+
+
+def is_stale(info: LockInfo) -> bool:
+    return info.host == socket.gethostname() and not pid_alive(info.pid, info.process_start)
+
+
+@dataclass
+class EnvLock:
+    """A held lock; ``release()`` removes it only if it is still ours."""
+
+    path: Path
+    info: LockInfo
+
+    def release(self) -> None:
+        current, _ = read(self.path)
+        if current is not None and current.run_id == self.info.run_id and current.pid == self.info.pid:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> EnvLock:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def acquire(directory: str | Path, *, name: str, run_id: str, action: str) -> EnvLock:
+    """Take the environment's lock, taking over a stale one; EnvironmentLocked if a live run holds it."""
+    from runbook_lib.audit import iso, utc_now
+
+    path = lock_path(directory, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pid = os.getpid()
+    info = LockInfo(name, run_id, action, pid, socket.gethostname(), iso(utc_now()), process_start(pid))
+    for _ in range(_ATTEMPTS):
+        if _create(path, info.to_json()):
+            return EnvLock(path, info)
+        held, text = read(path)
+        if held is None and not text:
+            continue  # released meanwhile: try again
+        if held is None:
+            raise EnvironmentLocked(
+                f"The lock file {path} is unreadable; remove it if no run is active.",
+                name=name, run_id="?", since="?", pid="?", host="?",
+            )  # fmt: skip
+        if not is_stale(held):
+            raise EnvironmentLocked(
+                f"Wait for it to finish, then re-run (lock file: {path}).",
+                name=name, run_id=held.run_id, since=held.since, pid=held.pid, host=held.host,
+            )  # fmt: skip
+        log.warning("taking over the stale lock of run %s (pid %s is gone)", held.run_id, held.pid)
+        _take_over(path, text)
+    raise EnvironmentLocked(
+        f"Could not take the lock {path} after {_ATTEMPTS} attempts; other runs keep taking it.",
+        name=name, run_id="?", since="?", pid="?", host="?",
+    )  # fmt: skip
+
+
+def _create(path: Path, text: str) -> bool:
+    """Atomically create ``path`` with ``text``; False if it exists."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+
+
+def _take_over(path: Path, stale_text: str) -> None:
+    """Move the stale lock aside; if what was moved is not the lock judged stale, put it back."""
+    aside = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.stale")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return  # another run took it over (or it was released) first
+    try:
+        if aside.read_text(encoding="utf-8") != stale_text:  # a live lock slipped in: restore it
+            try:
+                os.link(aside, path)
+            except FileExistsError:
+                pass
+    finally:
+        aside.unlink()
