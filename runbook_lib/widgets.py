@@ -283,6 +283,10 @@ class _View:
 
         if self.widget is not None:
             self.widget.update(state)
+        else:  # headless: the widget in its final state, so the executed notebook saves its state
+            final = HandshakeWidget(state)
+            final.update(state)
+            display(final.box)
         display(HTML(state.html()), metadata={"runbook": {"handshake": state.status}})
         self.out(state.text())
 
