@@ -8,6 +8,7 @@ module is where IPython is used.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -56,9 +57,34 @@ def mapping_table(data: Mapping[str, Any]) -> Any:
     return pd.DataFrame({"field": list(data), "value": [str(v) for v in data.values()]})
 
 
+ACTION_COLOURS = {
+    "CREATE": "#0969da", "CREATED": "#0969da", "UPDATE": "#9a6700", "UPDATED": "#9a6700",
+    "REPLACE": "#bc4c00", "REPLACED": "#bc4c00", "DELETE": "#cf222e", "DELETED": "#cf222e",
+    "UNCHANGED": "#57606a", "ABSENT": "#57606a",
+}  # fmt: skip
+
+
+def styled_html(table: Any) -> str:
+    """The table as HTML, the action column coloured (blue create, amber update, red delete, grey no-op)."""
+    if "action" not in table.columns or not len(table):
+        return table.to_html(index=False, escape=True, render_links=True, na_rep="")
+
+    def colour(value: Any) -> str:
+        fg = ACTION_COLOURS.get(str(value))
+        return f"color: {fg}; font-weight: bold" if fg else ""
+
+    def link(url: Any) -> str:
+        return f'<a href="{html.escape(str(url))}" target="_blank">console</a>' if url else ""
+
+    styler = table.style.map(colour, subset=["action"]).hide(axis="index").format(na_rep="", escape="html")
+    if "console" in table.columns:
+        styler = styler.format(link, subset=["console"])
+    return styler.to_html()
+
+
 def bundle(kind: str, payload: Any, table: Any, *, step: str | None = None) -> dict[str, Any]:
     """The display bundle: the table as HTML and text, the payload under ``MIMETYPE``."""
-    html = table.to_html(index=False, escape=True, render_links=True, na_rep="")
+    html = styled_html(table)
     text = table.to_string(index=False) if len(table) else "(nothing)"
     return {
         "text/html": html,

@@ -47,3 +47,17 @@ def test_show_displays_one_raw_bundle(monkeypatch) -> None:
     (first, raw), (second, _) = shown
     assert raw and first[report.MIMETYPE]["data"][0]["action"] == "CREATED"
     assert second[report.MIMETYPE]["kind"] == "identity" and "123456789012" in second["text/plain"]
+
+
+def test_styled_table_colours_actions_escapes_names_and_links_console() -> None:
+    from runbook_lib.report import ACTION_COLOURS, results_table, styled_html
+    from runbook_lib.results import Action, Result
+
+    table = results_table([
+        Result("service", "a<b", Action.CREATED, console_url="https://x?y=1&z=2"),
+        Result("autoscaling", "asc", Action.UNCHANGED),
+    ])  # fmt: skip
+    page = styled_html(table)
+    assert ACTION_COLOURS["CREATED"] in page and ACTION_COLOURS["UNCHANGED"] in page
+    assert "a&lt;b" in page and "a<b" not in page
+    assert '<a href="https://x?y=1&amp;z=2" target="_blank">console</a>' in page
