@@ -114,11 +114,11 @@ class Clients:
             context["runbook_started"] = time.monotonic()
             context["runbook_names"] = summarize_request(params)
 
-        def record(model: Any, context: dict[str, Any], outcome: str, meta: dict[str, Any]) -> None:
+        def record(operation: str, context: dict[str, Any], outcome: str, meta: dict[str, Any]) -> None:
             entry = CallRecord(
                 service=service,
-                operation=model.name,
-                mutating=is_mutating(model.name),
+                operation=operation,
+                mutating=is_mutating(operation),
                 outcome=outcome,
                 duration_s=round(time.monotonic() - context.get("runbook_started", time.monotonic()), 4),
                 request_id=meta.get("RequestId"),
@@ -131,10 +131,11 @@ class Clients:
 
         def after(parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
             code = parsed.get("Error", {}).get("Code") if "Error" in parsed else None
-            record(model, context, code or "ok", parsed.get("ResponseMetadata", {}))
+            record(model.name, context, code or "ok", parsed.get("ResponseMetadata", {}))
 
-        def after_error(exception: Exception, model: Any, context: dict[str, Any], **_: Any) -> None:
-            record(model, context, type(exception).__name__, {})
+        def after_error(exception: Exception, context: dict[str, Any], event_name: str, **_: Any) -> None:
+            # botocore emits no `model` with this event (connection refused, timeouts, retries exhausted)
+            record(event_name.rsplit(".", 1)[-1], context, type(exception).__name__, {})
 
         client.meta.events.register(f"before-parameter-build.{service}", before)
         client.meta.events.register(f"after-call.{service}", after)

@@ -116,3 +116,14 @@ def test_call_recording_keeps_names_not_values(aws_env, no_network) -> None:
         and not is_mutating("ListServices")
         and not is_mutating("GetCallerIdentity")
     )
+
+
+def test_a_connection_error_is_recorded_and_raised_as_is(aws_env) -> None:
+    """Regression: the after-call-error handler took a `model` botocore does not pass, so a refused
+    connection surfaced as a TypeError instead of EndpointConnectionError (naming the endpoint)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    clients = make_clients(params(), endpoint_url="http://127.0.0.1:9", max_attempts=1)
+    with pytest.raises(EndpointConnectionError, match="127.0.0.1:9"):
+        clients.apprunner.list_services()
+    assert [(c.operation, c.outcome) for c in clients.calls] == [("ListServices", "EndpointConnectionError")]
