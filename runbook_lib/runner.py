@@ -176,6 +176,111 @@ def _redacting_io() -> _RedactingIO:
         return _IO
 
 
+# ------------------------------------------------------------------------------ kernels ahead
+
+
+HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # what nbclient passes to its own kernels
+
+
+def _kernel_manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _TrackedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        """Remembers the clients nbclient opens, so whoever started the kernel can close them."""
+
+        def client(self, **kwargs: Any) -> Any:
+            kc = super().client(**kwargs)
+            self.__dict__.setdefault("_runbook_clients", []).append(kc)
+            return kc
+
+    return _TrackedKernelManager
+
+
+# Imported ahead in a kernel started ahead, silently (no output, no execution count, no name bound).
+WARM_MODULES = ("runbook_lib.plan", "runbook_lib.report", "runbook_lib.widgets")
+WARM_UP = "; ".join(f"__import__({m!r})" for m in WARM_MODULES)
+
+
+def start_kernel(kernel_name: str = KERNEL_NAME, *, warm_up: str = WARM_UP, timeout: float = 60.0) -> Any:
+    """Start a kernel as nbclient would (same kernelspec, in-memory history), ready to hand to papermill.
+
+    ``warm_up`` runs silently once the kernel answers: the library's imports, which every notebook makes
+    first, so they are done before the notebook needs them. A failure there is left to the notebook's
+    own import cell to report.
+    """
+    from jupyter_core.utils import run_sync
+
+    km = _kernel_manager_class()(kernel_name=kernel_name)
+    run_sync(km.start_kernel)(extra_arguments=[HISTORY_ARG])
+    if warm_up:
+        run_sync(_warm_up)(km, warm_up, timeout)
+    return km
+
+
+async def _warm_up(km: Any, code: str, timeout: float) -> None:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=timeout)
+        msg_id = kc.execute(code, silent=True, store_history=False)
+        while True:
+            reply = await kc.get_shell_msg(timeout=timeout)
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return
+    finally:
+        kc.stop_channels()
+
+
+def stop_kernel(km: Any) -> None:
+    """Close the clients opened on a kernel started by ``start_kernel``, then kill it (its work is done)."""
+    from jupyter_core.utils import run_sync
+
+    for kc in km.__dict__.get("_runbook_clients", []):
+        try:
+            kc.stop_channels()
+        except Exception:  # already closed
+            log.debug("closing a kernel client failed", exc_info=True)
+    try:
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
+        else:
+            run_sync(km.cleanup_resources)()
+    except Exception:
+        log.debug("stopping kernel %s failed", getattr(km, "kernel_id", "?"), exc_info=True)
+
+
+class _KernelAhead:
+    """Starts the next notebook's kernel in the background while the current notebook runs."""
+
+    def __init__(self, kernel_name: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.kernel_name = kernel_name
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-kernel")
+        self._next: Any = None
+
+    def prepare(self) -> None:
+        if self._next is None:
+            self._next = self._pool.submit(start_kernel, self.kernel_name)
+
+    def take(self) -> Any:
+        """The kernel started ahead, or None (nbclient then starts one itself, as usual)."""
+        future, self._next = self._next, None
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:
+            log.debug("starting a kernel ahead failed; papermill starts one", exc_info=True)
+            return None
+
+    def close(self) -> None:
+        km = self.take()
+        if km is not None:
+            stop_kernel(km)
+        self._pool.shutdown(wait=True)
+
+
 # -------------------------------------------------------------------------------- one notebook
 
 
@@ -202,8 +307,12 @@ def execute_notebook(
     deadline: float | None = None,
     start_timeout: float = 60.0,
     on_event: Callable[[Event], None] | None = None,
+    km: Any = None,
 ) -> Executed:
-    """Execute one notebook with papermill; the scrubbed output is written even when it fails."""
+    """Execute one notebook with papermill; the scrubbed output is written even when it fails.
+
+    ``km``: a kernel from ``start_kernel`` to run it on (stopped afterwards); None starts one as usual.
+    """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -232,6 +341,8 @@ def execute_notebook(
             start_timeout=int(start_timeout),
             timeout_func=timeout_for,
             on_cell_executed=cell_done,
+            shutdown_kernel="immediate",  # every cell has finished and its output is in: no grace needed
+            **({"km": km} if km is not None else {}),
         )
     except PapermillExecutionError as err:
         error = {"type": err.ename, "message": redactor.text(err.evalue), "cell_index": err.cell_index}
@@ -240,6 +351,9 @@ def execute_notebook(
     except Exception as err:  # kernel start, I/O: the notebook never ran to an error cell
         error = {"type": type(err).__name__, "message": redactor.text(str(err))}
         log.debug("notebook %s failed outside a cell: %s", name, traceback.format_exc())
+    finally:
+        if km is not None:
+            stop_kernel(km)
     nb = io.written.get(output_path)
     executed = Executed(
         status="failed" if error else "ok",
@@ -313,7 +427,9 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
     held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
+    ahead = _KernelAhead(opts.kernel_name)
     try:
+        ahead.prepare()  # the first kernel starts while the account is checked
         _preflight(params, manifest, redactor)
         base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
         for step, record in zip(steps, manifest.notebooks, strict=True):
@@ -321,6 +437,9 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
             record.file = file
             record.started_at = audit.iso(audit.utc_now())
             emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
+            km = ahead.take()
+            if step is not steps[-1]:
+                ahead.prepare()  # the next notebook's kernel starts while this one runs
             executed = execute_notebook(
                 opts.notebooks_dir / file,
                 store.join(run_name, file),
@@ -332,6 +451,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
                 deadline=deadline,
                 start_timeout=opts.start_timeout,
                 on_event=opts.on_event,
+                km=km,
             )
             record.status, record.duration_s = executed.status, executed.duration_s
             record.error = executed.error
@@ -353,6 +473,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
         result.error = redactor.text(str(err))
         result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
     finally:
+        ahead.close()
         for record in manifest.notebooks:
             if record.status == "pending":
                 record.status = "skipped"
