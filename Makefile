@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 SANDBOX_PORT ?= 4599
 LAB_ARGS ?=
 
-.PHONY: install lint test demo lab stop clean
+.PHONY: install lint test demo lab stop clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ lab: install
 	env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=$$URL AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 \
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(LAB_ARGS)
+
+# Overhead, API calls and batch scaling on a private sandbox, next to the AWS CLI script (docs/performance.md).
+bench: install
+	$(BIN)/python bench/run.py
 
 stop: install
 	$(BIN)/runbook sandbox stop
