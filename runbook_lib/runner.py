@@ -188,6 +188,11 @@ def _kernel_manager_class() -> type:
     class _TrackedKernelManager(AsyncKernelManager):  # type: ignore[misc]
         """Remembers the clients nbclient opens, so whoever started the kernel can close them."""
 
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            """ipykernel through runbook_lib.kernel, which exits when the runner is gone, even mid-start."""
+            cmd = super().format_kernel_cmd(extra_arguments)
+            return ["runbook_lib.kernel" if part == "ipykernel_launcher" else part for part in cmd]
+
         def client(self, **kwargs: Any) -> Any:
             kc = super().client(**kwargs)
             self.__dict__.setdefault("_runbook_clients", []).append(kc)

@@ -54,7 +54,9 @@ def _wait_for(predicate: Any, timeout: float, what: str, proc: subprocess.Popen 
 
 def _kernels(proc: subprocess.Popen) -> list[psutil.Process]:
     children = psutil.Process(proc.pid).children(recursive=True)
-    return [p for p in children if "ipykernel" in " ".join(p.cmdline())]
+    return [
+        p for p in children if any(k in " ".join(p.cmdline()) for k in ("ipykernel", "runbook_lib.kernel"))
+    ]
 
 
 def _kill_and_check_kernels(proc: subprocess.Popen) -> None:
@@ -78,7 +80,7 @@ def _locked_refusal(params_path: Path, capsys: Any) -> None:
 def test_sigkill_mid_service_and_mid_teardown_then_the_next_run_finishes(rel, tmp_path: Path, capsys) -> None:
     params_path = write_params(tmp_path, "rel-kill")
     params = load_params(params_path)
-    rel.control.config(op_seconds=4)
+    rel.control.config(op_seconds=30)  # long enough to be seen in flight on a loaded machine
 
     proc = _start(["up", str(params_path)], tmp_path, tmp_path / "up.log")
     try:
@@ -89,12 +91,14 @@ def test_sigkill_mid_service_and_mid_teardown_then_the_next_run_finishes(rel, tm
         if proc.poll() is None:
             proc.kill()
     assert not (runs(tmp_path)[-1] / "manifest.json").exists()  # it really died mid-run
+    rel.control.advance()  # AWS finishes the operation the dead run started
+    rel.control.config(op_seconds=0)
 
     assert main(["up", str(params_path)]) == 0  # takes the dead run's lock over, waits, converges
     assert main(["history", "--audit-dir", str(tmp_path / "runs")]) == 0  # the manifest-less folder is fine
     assert_converged(params_path, rel.control)
 
-    rel.control.config(op_seconds=4)
+    rel.control.config(op_seconds=30)
     proc = _start(["down", str(params_path)], tmp_path, tmp_path / "down.log")
     try:
         _wait_for(lambda: _service_status(params) == "OPERATION_IN_PROGRESS", 60, "the service delete", proc)
@@ -102,6 +106,7 @@ def test_sigkill_mid_service_and_mid_teardown_then_the_next_run_finishes(rel, tm
     finally:
         if proc.poll() is None:
             proc.kill()
+    rel.control.advance()
     rel.control.config(op_seconds=0)
     assert_down_leaves_nothing(params_path, rel.control)
 

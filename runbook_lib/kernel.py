@@ -1,0 +1,46 @@
+"""The kernels' launcher: ipykernel, plus a watch on the runner from the kernel's first instant.
+
+ipykernel's own parent poller starts only once the kernel has initialised, so a runner killed while a
+kernel is still starting (the runner starts the next notebook's kernel ahead) could leave it behind.
+This launcher exits the kernel as soon as the process that launched it (``JPY_PARENT_PID``) is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+POLL_S = 0.5
+
+
+def watch_parent(poll_s: float = POLL_S) -> None:
+    """Exit this process as soon as its parent (``JPY_PARENT_PID``) is gone; returns at once."""
+    parent = int(os.environ.get("JPY_PARENT_PID") or 0)
+    if parent <= 1:
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="runbook-parent-watch", daemon=True).start()
+
+
+def main() -> None:
+    """What ``python -m ipykernel_launcher`` does, after starting the watch."""
+    watch_parent()
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()
