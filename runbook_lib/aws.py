@@ -8,23 +8,43 @@ App Runner ships no paginators (APPRUNNER_BEHAVIOR.md L1).
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 from botocore import xform_name
 
-from runbook_lib.clients import Clients
+from runbook_lib.clients import Clients, is_mutating
 from runbook_lib.errors import map_aws_error
 
 MAX_PAGES = 1000
+# reads of things the runbook never changes, memoized for the life of the clients
+STABLE = frozenset({("sts", "GetCallerIdentity"), ("ec2", "DescribeVpcs"), ("ec2", "DescribeSubnets")})
 
 
 def call(clients: Clients, service: str, operation: str, *, resource: str, **kwargs: Any) -> dict[str, Any]:
-    """Call ``service.operation(**kwargs)``; AWS failures become RunbookErrors naming ``resource``."""
+    """Call ``service.operation(**kwargs)``; AWS failures become RunbookErrors naming ``resource``.
+
+    Reads of what the runbook never changes (STABLE: the caller, VPCs, subnets) are memoized for the
+    clients' life, and every read inside ``clients.read_only_scope()`` (a plan) for that scope; any
+    mutating call forgets the memo of changeable reads. Waits poll outside such scopes, so they always
+    see fresh state.
+    """
+    key = None
+    if is_mutating(operation):
+        clients.reads = {k: v for k, v in clients.reads.items() if (k[0], k[1]) in STABLE}
+    elif (service, operation) in STABLE or clients.read_only:
+        key = (service, operation, json.dumps(kwargs, sort_keys=True, default=str))
+        if key in clients.reads:
+            return copy.deepcopy(clients.reads[key])
     method = getattr(clients.client(service), xform_name(operation))
     try:
-        return method(**kwargs)
+        response = method(**kwargs)
     except Exception as err:  # the one translation point
         raise map_aws_error(err, resource=resource, operation=operation) from err
+    if key is not None:
+        clients.reads[key] = copy.deepcopy(response)
+    return response
 
 
 def paginate(

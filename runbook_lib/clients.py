@@ -8,16 +8,17 @@ outcome, duration) for progress callbacks and the audit trail.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from runbook_lib.errors import WrongAccount, map_aws_error
+from runbook_lib.errors import WrongAccount
 
 if TYPE_CHECKING:
     from runbook_lib.params import Params
@@ -72,6 +73,17 @@ class Clients:
         self._lock = threading.Lock()
         self.calls: list[CallRecord] = []
         self.listeners: list[Callable[[CallRecord], None]] = []
+        self.reads: dict[tuple[str, str, str], Any] = {}  # memo of reads, see runbook_lib.aws.call
+        self.read_only = False  # inside read_only_scope(): every read is memoized
+
+    @contextlib.contextmanager
+    def read_only_scope(self) -> Iterator[None]:
+        """Within the block (a plan: reads only, no waits) a repeated read is answered from memory."""
+        self.read_only = True
+        try:
+            yield
+        finally:
+            self.read_only = False
 
     def client(self, service: str) -> Any:
         """The client for one service, created on first use."""
@@ -163,10 +175,9 @@ def make_clients(
 
 def caller_identity(clients: Clients) -> dict[str, str]:
     """Who the credentials belong to: Account, Arn, UserId."""
-    try:
-        found = clients.sts.get_caller_identity()
-    except Exception as err:  # translated at this boundary
-        raise map_aws_error(err, resource="caller identity", operation="GetCallerIdentity") from err
+    from runbook_lib.aws import call
+
+    found = call(clients, "sts", "GetCallerIdentity", resource="caller identity")
     return {"Account": found["Account"], "Arn": found["Arn"], "UserId": found["UserId"]}
 
 

@@ -166,6 +166,11 @@ def _planned_inputs(clients: Clients, params: Params, done: dict[str, Result]) -
 def plan(clients: Clients, params: Params, *, only: str | None = None) -> Plan:
     """What ``apply`` would do, step by step, with field-level changes. Makes no mutating call."""
     steps = _steps(only)
+    with clients.read_only_scope():
+        return _plan(clients, params, steps)
+
+
+def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
     check_account(clients, params)
     done: dict[str, Result] = {}
     ordered: list[Result] = []

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -517,15 +518,21 @@ def delete_service(
 # ------------------------------------------------------------------------------------------ verify
 
 
+def sandbox_endpoint(clients: Clients) -> str | None:
+    """The local sandbox's URL when App Runner calls go to it (an endpoint on 127.0.0.1/localhost)."""
+    endpoint = clients.endpoint_url or ""
+    return endpoint if urllib.parse.urlsplit(endpoint).hostname in SANDBOX_HOSTS else None
+
+
 def service_http_url(clients: Clients, params: Params, observed: dict[str, Any]) -> str | None:
     """Where the health-check path answers: ``https://<ServiceUrl><path>``, or on the sandbox its stand-in.
 
     This is the only place the library knows it may run on the sandbox (endpoint on 127.0.0.1/localhost).
     """
     path = params.health_check.path if params.health_check.protocol == "HTTP" else "/"
-    endpoint = clients.endpoint_url or ""
-    if urllib.parse.urlsplit(endpoint).hostname in SANDBOX_HOSTS:
-        return f"{endpoint.rstrip('/')}/_sandbox/services/{observed['id']}/http/{path.lstrip('/')}"
+    sandbox = sandbox_endpoint(clients)
+    if sandbox is not None:
+        return f"{sandbox.rstrip('/')}/_sandbox/services/{observed['id']}/http/{path.lstrip('/')}"
     if not observed.get("url"):
         return None
     return f"https://{observed['url']}{path if path.startswith('/') else '/' + path}"
@@ -542,10 +549,25 @@ def _http_status(url: str, timeout: float) -> tuple[int | None, str]:
         return None, str(getattr(err, "reason", err))
 
 
-def verify_service(clients: Clients, params: Params, *, timeout: float = 10.0) -> Result:
+def verify_service(
+    clients: Clients, params: Params, *, results: Iterable[Result] = (), timeout: float = 10.0
+) -> Result:
     """GET the service's health-check path once and report the HTTP status (only checks; never raises on
-    an unhealthy answer: ``extra["ok"]`` says whether it answered 2xx/3xx)."""
-    observed = find_service(clients, params)
+    an unhealthy answer: ``extra["ok"]`` says whether it answered 2xx/3xx).
+
+    ``results``: what ``apply`` just returned; a RUNNING service among them is used as found (no lookup).
+    """
+    observed = next(
+        (
+            {"arn": r.arn, **r.extra}
+            for r in results
+            if r.resource == RESOURCE
+            and r.name == params.name
+            and r.extra.get("status") == "RUNNING"
+            and r.extra.get("id")
+        ),
+        None,
+    ) or find_service(clients, params)
     if observed is None:
         raise ResourceNotFound(
             "Run the `service` step first.",

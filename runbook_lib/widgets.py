@@ -176,14 +176,6 @@ async def wait_for(
             await sleep(tick_s)
 
 
-def _sandbox_url(clients: Any) -> str | None:
-    """The sandbox's URL when the App Runner endpoint is the local sandbox, else None."""
-    from urllib.parse import urlsplit
-
-    url = clients.endpoint_url
-    return url if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1") else None
-
-
 async def gate_connection(
     clients: Any,
     params: Any,
@@ -204,9 +196,10 @@ async def gate_connection(
     from runbook_lib.errors import WaitFailed, WaitTimeout
     from runbook_lib.plan import apply
     from runbook_lib.results import Result
+    from runbook_lib.service import sandbox_endpoint
 
     (ensured,) = apply(clients, params, only="connection", wait_handshake=False)
-    sandbox = _sandbox_url(clients)
+    sandbox = sandbox_endpoint(clients)
     state = HandshakeState(
         name=params.connection.name,
         provider=params.connection.provider,

@@ -53,3 +53,51 @@ def test_console_url() -> None:
     assert console_url("eu-west-1", "/connections") == (
         "https://eu-west-1.console.aws.amazon.com/apprunner/home?region=eu-west-1#/connections"
     )
+
+
+def test_stable_reads_are_memoized_and_other_reads_only_in_a_read_only_scope(clients, no_network) -> None:
+    stub = Stubber(clients.sts)
+    stub.add_response(
+        "get_caller_identity",
+        {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/a", "UserId": "AIDA"},
+    )
+    stub.activate()
+    first = call(clients, "sts", "GetCallerIdentity", resource="caller")
+    first["Account"] = "changed by the caller"  # callers get copies
+    assert call(clients, "sts", "GetCallerIdentity", resource="caller")["Account"] == "123456789012"
+    stub.assert_no_pending_responses()
+
+    ar = Stubber(clients.apprunner)
+    for _ in range(2):  # outside a scope every read goes out (waits must see fresh state)
+        ar.add_response("list_services", {"ServiceSummaryList": []}, {})
+    ar.add_response("list_services", {"ServiceSummaryList": []}, {})  # inside the scope: once
+    ar.add_response(
+        "create_connection",
+        {
+            "Connection": {
+                "ConnectionName": "gh-conn",
+                "ConnectionArn": "arn:aws:apprunner:us-east-1:123456789012:connection/gh-conn/" + "a" * 32,
+                "ProviderType": "GITHUB",
+                "Status": "PENDING_HANDSHAKE",
+            }
+        },
+        {"ConnectionName": "gh-conn", "ProviderType": "GITHUB"},
+    )
+    ar.add_response("list_services", {"ServiceSummaryList": []}, {})  # a mutation forgets the memo
+    ar.activate()
+    call(clients, "apprunner", "ListServices", resource="services")
+    call(clients, "apprunner", "ListServices", resource="services")
+    with clients.read_only_scope():
+        call(clients, "apprunner", "ListServices", resource="services")
+        call(clients, "apprunner", "ListServices", resource="services")
+        call(
+            clients,
+            "apprunner",
+            "CreateConnection",
+            resource="c",
+            ConnectionName="gh-conn",
+            ProviderType="GITHUB",
+        )
+        call(clients, "apprunner", "ListServices", resource="services")
+    ar.assert_no_pending_responses()
+    assert call(clients, "sts", "GetCallerIdentity", resource="caller")["Account"] == "123456789012"

@@ -3,6 +3,7 @@ scaling clean-up after the service switched, placeholders in plans, prerequisite
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +21,9 @@ PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
 ASC1 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/1/" + "1" * 32
 ASC2 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/2/" + "2" * 32
 CONN = "arn:aws:apprunner:us-east-1:123456789012:connection/github-demo/" + "c" * 32
+
+# the module functions are all replaced; only the plan's read-only scope touches the clients
+NO_CLIENTS = SimpleNamespace(read_only_scope=contextlib.nullcontext)
 
 
 class World:
@@ -125,7 +129,7 @@ def world(monkeypatch) -> World:
 
 
 def test_apply_runs_every_step_in_dependency_order_after_the_guard(world, params) -> None:
-    results = P.apply(None, params)
+    results = P.apply(NO_CLIENTS, params)
     assert world.log == [
         "check_account",
         "ensure_connection",
@@ -151,31 +155,31 @@ def test_wrong_account_stops_before_anything(world, params, monkeypatch) -> None
     monkeypatch.setattr(P, "check_account", refuse)
     for call in (P.apply, P.teardown, P.plan):
         with pytest.raises(WrongAccount):
-            call(None, params)
+            call(NO_CLIENTS, params)
     assert world.log == []
 
 
 def test_handshake_is_awaited_only_when_pending_and_wanted(world, params) -> None:
     world.connection_status = "PENDING_HANDSHAKE"
-    P.apply(None, params, only="connection", wait_handshake=False)
+    P.apply(NO_CLIENTS, params, only="connection", wait_handshake=False)
     assert world.log == ["check_account", "ensure_connection"]
     world.log.clear()
-    (result,) = P.apply(None, params, only="connection")
+    (result,) = P.apply(NO_CLIENTS, params, only="connection")
     assert world.log == ["check_account", "ensure_connection", "wait_for_handshake"]
     assert result.resource == "connection"
 
 
 def test_only_one_step_and_bad_step(world, params) -> None:
-    (result,) = P.apply(None, params, only="service")
+    (result,) = P.apply(NO_CLIENTS, params, only="service")
     assert result.resource == "service"
     assert world.log == ["check_account", "find_service", "resolve_inputs", "ensure_service"]
     with pytest.raises(ParameterError, match="only"):
-        P.apply(None, params, only="everything")
+        P.apply(NO_CLIENTS, params, only="everything")
 
 
 def test_no_network_section_skips_network(world, params) -> None:
     no_net = load_params(PARAMS, overrides={"network": None})
-    P.apply(None, no_net)
+    P.apply(NO_CLIENTS, no_net)
     assert not any("security_group" in c or "vpc_connector" in c for c in world.log)
 
 
@@ -183,14 +187,14 @@ def test_replaced_connector_deleted_after_the_service_switched(world, params) ->
     world.actions["ensure_vpc_connector"] = Action.REPLACED
     world.arns["ensure_vpc_connector"] = "new"
     world.extra["ensure_vpc_connector"] = {"old_arn": "old", "stale_arns": ["old", "new"]}
-    P.apply(None, params)
+    P.apply(NO_CLIENTS, params)
     assert world.log[-2:] == ["ensure_service", "delete_vpc_connector"]
 
 
 def test_autoscaling_change_prunes_after_the_service(world, params) -> None:
     world.actions["ensure_autoscaling"] = Action.UPDATED
     world.actions["prune_autoscaling"] = Action.DELETED
-    results = P.apply(None, params)
+    results = P.apply(NO_CLIENTS, params)
     assert world.log[-2:] == ["ensure_service", "prune_autoscaling"]
     assert [r.action for r in results if r.resource == "autoscaling"] == [Action.UPDATED, Action.DELETED]
 
@@ -198,7 +202,7 @@ def test_autoscaling_change_prunes_after_the_service(world, params) -> None:
 def test_service_step_alone_cleans_up_what_it_switched_away_from(world, params) -> None:
     world.service_connector = "old"  # e.g. the network notebook replaced the connector earlier
     world.asc_now = ASC2  # and the autoscaling notebook made a new revision
-    P.apply(None, params, only="service")
+    P.apply(NO_CLIENTS, params, only="service")
     assert world.log[-4:] == [
         "ensure_service",
         "list_vpc_connectors",
@@ -208,12 +212,12 @@ def test_service_step_alone_cleans_up_what_it_switched_away_from(world, params) 
 
 
 def test_unchanged_autoscaling_is_not_pruned(world, params) -> None:
-    P.apply(None, params)
+    P.apply(NO_CLIENTS, params)
     assert "prune_autoscaling" not in world.log
 
 
 def test_teardown_in_reverse_order_connection_only_when_asked(world, params) -> None:
-    results = P.teardown(None, params)
+    results = P.teardown(NO_CLIENTS, params)
     assert world.log == [
         "check_account",
         "delete_service",
@@ -224,7 +228,7 @@ def test_teardown_in_reverse_order_connection_only_when_asked(world, params) -> 
     ]
     assert all(r.action is Action.DELETED for r in results)
     world.log.clear()
-    P.teardown(None, params, delete_connection=True)
+    P.teardown(NO_CLIENTS, params, delete_connection=True)
     assert world.log[-1] == "delete_connection"
 
 
@@ -232,7 +236,7 @@ def test_plan_uses_placeholders_for_what_apply_will_create(world, params) -> Non
     world.arns.update(plan_connection=CONN, plan_instance_role="role", plan_vpc_connector="vpc")
     world.actions.update(plan_autoscaling=Action.UPDATE)
     world.arns["plan_autoscaling"] = ASC1
-    shown = P.plan(None, params)
+    shown = P.plan(NO_CLIENTS, params)
     assert [s.resource for s in shown.steps] == [
         "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
     ]  # fmt: skip
@@ -247,7 +251,7 @@ def test_plan_uses_placeholders_for_what_apply_will_create(world, params) -> Non
 def test_plan_of_the_service_alone_reads_its_inputs(world, params) -> None:
     world.arns.update(plan_connection=CONN, plan_autoscaling=ASC1, plan_vpc_connector="vpc")
     world.actions["plan_vpc_connector"] = Action.REPLACE
-    steps = P.plan(None, params, only="service").steps
+    steps = P.plan(NO_CLIENTS, params, only="service").steps
     assert [s.resource for s in steps] == ["service"]
     assert world.planned_inputs.vpc_connector_arn == "(vpc_connector x: REPLACE)"
     assert world.planned_inputs.autoscaling_arn == ASC1
@@ -290,7 +294,7 @@ def lookups(monkeypatch):
 
 
 def test_resolve_inputs_finds_arns_by_name(lookups, params) -> None:
-    assert P.resolve_inputs(None, params) == ServiceInputs(
+    assert P.resolve_inputs(NO_CLIENTS, params) == ServiceInputs(
         CONN, "arn:aws:iam::123456789012:role/r", "vpc", ASC1
     )
 
@@ -307,13 +311,13 @@ def test_resolve_inputs_finds_arns_by_name(lookups, params) -> None:
 def test_resolve_inputs_names_the_step_to_run_first(lookups, params, missing, step) -> None:
     lookups[missing] = Result("autoscaling", "a", Action.UPDATE) if missing == "asc" else None
     with pytest.raises(ResourceNotFound, match=f"`{step}` step first"):
-        P.resolve_inputs(None, params)
+        P.resolve_inputs(NO_CLIENTS, params)
 
 
 def test_resolve_inputs_refuses_a_pending_connection(lookups, params) -> None:
     lookups["connection"] = {"arn": CONN, "status": "PENDING_HANDSHAKE"}
     with pytest.raises(InvalidState, match="console.aws.amazon.com/apprunner") as info:
-        P.resolve_inputs(None, params)
+        P.resolve_inputs(NO_CLIENTS, params)
     assert info.value.code == "ConnectionNotAvailable"
 
 

@@ -200,6 +200,8 @@ class FakeClients:
         self.apprunner = FakeAppRunner()
         self.endpoint_url = endpoint_url
         self.region = "us-east-1"
+        self.reads: dict = {}  # runbook_lib.aws.call's memo
+        self.read_only = False
 
     def client(self, name: str) -> Any:
         assert name == "apprunner"
