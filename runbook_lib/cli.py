@@ -165,6 +165,9 @@ def present_runs(results: Sequence[Any]) -> int:
     out.print(table)
     if len(results) == 1 and results[0].run_dir:
         out.print(f"service URL: {results[0].service_url or '-'}\nrun folder:  {results[0].run_dir}")
+        checked = ((results[0].manifest or {}).get("verify") or {}).get("http_url")
+        if checked and "/_sandbox/" in checked:
+            out.print(f"the app answers at: {checked} (the sandbox's stand-in; the URL above is emulated)")
     return 0 if results and all(r.ok for r in results) else 1
 
 
