@@ -3,10 +3,13 @@
 ipykernel's own parent poller starts only once the kernel has initialised, so a runner killed while a
 kernel is still starting (the runner starts the next notebook's kernel ahead) could leave it behind.
 This launcher exits the kernel as soon as the process that launched it (``JPY_PARENT_PID``) is gone.
+It also drops ipykernel's "running over TCP without encryption" warning, printed once per kernel: the
+runner's kernels listen on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -32,9 +35,17 @@ def watch_parent(poll_s: float = POLL_S) -> None:
     threading.Thread(target=watch, name="runbook-parent-watch", daemon=True).start()
 
 
+class _LoopbackOnly(logging.Filter):
+    """Drops the plain-TCP warning (the kernels the runner starts are bound to the loopback address)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without encryption" not in record.getMessage()
+
+
 def main() -> None:
     """What ``python -m ipykernel_launcher`` does, after starting the watch."""
     watch_parent()
+    logging.getLogger("IPKernelApp").addFilter(_LoopbackOnly())
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]
     from ipykernel import kernelapp
