@@ -169,28 +169,34 @@ def _iam_list(clients: Clients, operation: str, key: str, *, resource: str, **kw
     raise RuntimeError(f"{operation} returned more than {MAX_PAGES} pages")
 
 
-def find_role(clients: Clients, name: str) -> dict[str, Any] | None:
-    """The role ``name`` as {name, arn, trust_policy, policy_arns, tags}, or None."""
+def find_role(clients: Clients, name: str, *, policies: bool = True) -> dict[str, Any] | None:
+    """The role ``name`` as {name, arn, trust_policy, policy_arns, tags}, or None.
+
+    ``policies=False`` skips listing the attached policies (``policy_arns`` is then None): enough to
+    learn the role's ARN.
+    """
     resource = f"role {name}"
     try:
         role = call(clients, "iam", "GetRole", resource=resource, RoleName=name)["Role"]
     except ResourceNotFound:
         return None
-    attached = _iam_list(
-        clients, "ListAttachedRolePolicies", "AttachedPolicies", resource=resource, RoleName=name
+    attached = (
+        _iam_list(clients, "ListAttachedRolePolicies", "AttachedPolicies", resource=resource, RoleName=name)
+        if policies
+        else None
     )
     return {
         "name": role["RoleName"],
         "arn": role["Arn"],
         "trust_policy": parse_policy_document(role["AssumeRolePolicyDocument"]),
-        "policy_arns": sorted(p["PolicyArn"] for p in attached),
+        "policy_arns": None if attached is None else sorted(p["PolicyArn"] for p in attached),
         "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
     }
 
 
-def find_instance_role(clients: Clients, params: Params) -> dict[str, Any] | None:
+def find_instance_role(clients: Clients, params: Params, *, policies: bool = True) -> dict[str, Any] | None:
     """The instance role named in the params, or None."""
-    return find_role(clients, params.instance.role_name)
+    return find_role(clients, params.instance.role_name, policies=policies)
 
 
 # ---------------------------------------------------------------- plan / ensure / delete

@@ -106,7 +106,7 @@ def _resolve_inputs(clients: Clients, params: Params, service: dict[str, Any] | 
             aws_message=f"status {conn['status']}",
             console_url=console,
         )
-    role = iam.find_instance_role(clients, params)
+    role = iam.find_instance_role(clients, params, policies=False)  # only its ARN is needed here
     if role is None:
         raise _missing("instance_role", f"instance role {params.instance.role_name}")
     connector_arn = None
@@ -233,7 +233,11 @@ def _apply_service(
     """
     before = find_service(clients, params)
     inputs = _resolve_inputs(clients, params, before)
-    results = [ensure_service(clients, params, inputs, on_progress=on_progress, sleep=sleep, clock=clock)]
+    results = [
+        ensure_service(
+            clients, params, inputs, found=before, on_progress=on_progress, sleep=sleep, clock=clock
+        )
+    ]
     was = _previous_inputs(before)
     if was["vpc_connector_arn"] and was["vpc_connector_arn"] != inputs.vpc_connector_arn:
         owned = {c["arn"] for c in network.list_vpc_connectors(clients, params) if c["owned"]}

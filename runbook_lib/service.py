@@ -430,11 +430,15 @@ def _reconcile_tags(clients: Clients, params: Params, arn: str) -> tuple[Change,
     return ()
 
 
+LOOK_UP = object()  # ensure_service(found=...) not given: look the service up
+
+
 def ensure_service(
     clients: Clients,
     params: Params,
     inputs: ServiceInputs,
     *,
+    found: dict[str, Any] | None | object = LOOK_UP,
     on_progress: Progress | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
@@ -442,14 +446,15 @@ def ensure_service(
 ) -> Result:
     """Converge the service (L5): create, wait, replace a CREATE_FAILED one, resume, update, or nothing.
 
+    ``found``: what ``find_service`` just returned, when the caller already looked (saves the lookup).
     Returns CREATED / REPLACED / UPDATED / UNCHANGED; raises WaitFailed naming the operation when App
     Runner did not apply a change (including a rolled-back update of a RUNNING service).
     """
     w = _Waits(sleep, clock, on_progress, timeout)
     replaced = False
     prior: tuple[Change, ...] = ()
-    for _ in range(MAX_ROUNDS):
-        observed = find_service(clients, params)
+    for round_ in range(MAX_ROUNDS):
+        observed = found if round_ == 0 and found is not LOOK_UP else find_service(clients, params)
         status = observed["status"] if observed else None
         if observed is None:
             made = _create(clients, params, inputs, w)

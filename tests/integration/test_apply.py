@@ -295,3 +295,18 @@ def test_step_by_step_like_the_notebooks_cleans_up_after_the_service_step(env) -
     control.clear_requests()
     assert {r.action for r in apply(clients, changed_params)} == {Action.UNCHANGED}
     assert mutating(control) == []
+
+
+def test_the_service_step_looks_each_thing_up_once_and_verify_reuses_it(env) -> None:
+    """API economy: a no-op service step reads the service once, the role without its policies, and the
+    verify after it makes no lookup of its own."""
+    clients, params, control = env
+    up(clients, params, control)
+    fresh = make_clients(params)  # a new notebook: nothing memoized yet
+    control.clear_requests()
+    results = apply(fresh, params, only="service")
+    verified = verify_service(fresh, params, results=results)
+    ops = [r["operation"] for r in control.requests()]
+    assert verified.extra["ok"] is True and not [op for op in ops if op.startswith(("Create", "Update"))]
+    assert ops.count("ListServices") == 1 and ops.count("DescribeService") == 1, ops
+    assert "ListAttachedRolePolicies" not in ops and ops.count("GetCallerIdentity") == 1

@@ -279,7 +279,7 @@ def lookups(monkeypatch):
     }
     monkeypatch.setattr(P, "find_connection", lambda *_: found["connection"])
     monkeypatch.setattr(P, "find_service", lambda *_: None)
-    monkeypatch.setattr(P, "iam", SimpleNamespace(find_instance_role=lambda *_: found["role"]))
+    monkeypatch.setattr(P, "iam", SimpleNamespace(find_instance_role=lambda *_, **__: found["role"]))
     monkeypatch.setattr(
         P,
         "network",
