@@ -103,3 +103,19 @@ class SandboxControl:
     def app_url(self, service_id: str, path: str = "/") -> str:
         """URL of the stand-in for the service's application (what ServiceUrl would serve)."""
         return f"{self.url}/_sandbox/services/{service_id}/http/{path.lstrip('/')}"
+
+
+class SimulatedTime:
+    """An injectable ``clock``/``sleep`` pair for library waits on the sandbox: sleeping moves this clock
+    and the sandbox's (``advance``) at once, so waits that would take minutes take none."""
+
+    def __init__(self, control: SandboxControl) -> None:
+        self.control = control
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.control.advance(seconds)

@@ -4,30 +4,15 @@ request log: what was created, what a re-run sends (nothing), what a one-field c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runbook_lib import Action, apply, load_params, make_clients, plan, teardown, verify_service
 from runbook_lib.errors import ResourceNotFound, WaitFailed, WaitTimeout
+from runbook_lib.sandbox.control import SimulatedTime as SimTime
 
 PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
 CONSOLE = "https://us-east-1.console.aws.amazon.com/apprunner/home?region=us-east-1#/connections"
-
-
-class SimTime:
-    """Injected clock and sleep: sleeping moves both this clock and the sandbox's clock, instantly."""
-
-    def __init__(self, control: Any) -> None:
-        self.control = control
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.control.advance(seconds)
 
 
 @pytest.fixture

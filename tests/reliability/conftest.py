@@ -30,21 +30,6 @@ SECRETS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:reliability/
 SECRET_VALUES = (SECRET_ACCESS_KEY, SESSION_TOKEN, PARAM_SECRET, ACCESS_KEY_ID)
 
 
-class SimTime:
-    """Injected clock and sleep: sleeping moves this clock and the sandbox's, instantly."""
-
-    def __init__(self, control: Any) -> None:
-        self.control = control
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.control.advance(seconds)
-
-
 def credentials_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)

@@ -14,8 +14,9 @@ import pytest
 from runbook_lib import Action, apply, load_params, make_clients, network, teardown
 from runbook_lib.cli import main
 from runbook_lib.errors import WaitFailed, WaitTimeout
+from runbook_lib.sandbox.control import SimulatedTime as SimTime
 
-from .conftest import SimTime, assert_converged, assert_down_leaves_nothing, write_params
+from .conftest import assert_converged, assert_down_leaves_nothing, write_params
 
 
 def test_throttling_and_internal_errors_on_every_app_runner_call(rel, tmp_path: Path) -> None:

@@ -38,9 +38,8 @@ def test_runtime_secrets_reach_app_runner_only_as_arns(rel, tmp_path: Path) -> N
     params_path = write_params(tmp_path, "rel-secrets")
     assert main(["up", str(params_path), "--only", "preflight"]) == 0
     from runbook_lib import apply
+    from runbook_lib.sandbox.control import SimulatedTime as SimTime
     from runbook_lib.service import find_service
-
-    from .conftest import SimTime
 
     params = load_params(params_path)
     clients = make_clients(params)
