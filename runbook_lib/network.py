@@ -156,14 +156,20 @@ def resolve_subnet_ids(clients: Clients, params: Params, vpc_id: str) -> list[st
     return sorted(s["SubnetId"] for s in chosen)
 
 
-def resolve_network(clients: Clients, params: Params) -> dict[str, Any]:
+def resolve_network(clients: Clients, params: Params, *, owned_group_id: str | None = None) -> dict[str, Any]:
     """{vpc_id, subnet_ids, security_group_ids, owned_security_group}: ``default`` resolved; the owned
-    security group's id when ``security_group_ids`` is empty ([] while it does not exist yet)."""
+    security group's id when ``security_group_ids`` is empty ([] while it does not exist yet).
+
+    ``owned_group_id``: the owned group's id as ``ensure_security_group`` just returned it (no lookup,
+    which on EC2 may lag behind a fresh group's tags).
+    """
     net = _require_network(params)
     vpc_id = resolve_vpc_id(clients, params)
     subnet_ids = resolve_subnet_ids(clients, params, vpc_id)
     if net.security_group_ids:
         groups, owned = sorted(net.security_group_ids), False
+    elif owned_group_id:
+        groups, owned = [owned_group_id], True
     else:
         found = find_security_group(clients, params, vpc_id=vpc_id)
         groups, owned = ([found["group_id"]] if found else []), True

@@ -280,10 +280,13 @@ def apply(
     if "instance_role" in steps:
         results.append(iam.ensure_instance_role(clients, params))
     if "network" in steps and params.network is not None:
+        owned_group = None
         if not params.network.security_group_ids:
-            results.append(network.ensure_security_group(clients, params))
+            group = network.ensure_security_group(clients, params)
+            results.append(group)
+            owned_group = group.extra.get("group_id")
         connector = network.ensure_vpc_connector(
-            clients, params, network=network.resolve_network(clients, params)
+            clients, params, network=network.resolve_network(clients, params, owned_group_id=owned_group)
         )
         results.append(connector)
         old_connectors = [a for a in connector.extra.get("stale_arns", []) if a != connector.arn]

@@ -488,3 +488,15 @@ def test_security_group_lifecycle_under_moto(aws_env, no_network) -> None:
         assert network.ensure_security_group(clients, params).action is Action.UNCHANGED
         assert network.delete_security_group(clients, params).action is Action.DELETED
         assert network.delete_security_group(clients, params).action is Action.ABSENT
+
+
+def test_resolve_network_takes_the_owned_group_just_ensured_without_a_lookup(offline_clients) -> None:
+    params = make_params(**{"network.vpc_id": "vpc-0123456789abcdef0", "network.subnet_ids": SUBNETS})
+    net = network.resolve_network(offline_clients, params, owned_group_id=SG)
+    assert net == {
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": sorted(SUBNETS),
+        "security_group_ids": [SG],
+        "owned_security_group": True,
+    }
+    assert offline_clients.calls == []
