@@ -265,10 +265,15 @@ def find_service(clients: Clients, params: Params) -> dict[str, Any] | None:
     )
     if summary is None:
         return None
+    return describe_service(clients, params, summary["ServiceArn"], url=summary.get("ServiceUrl") or "")
+
+
+def describe_service(clients: Clients, params: Params, arn: str, *, url: str = "") -> dict[str, Any] | None:
+    """The service of that ARN, like ``find_service`` (``url`` when DescribeService omits it), or None."""
     try:
-        service = call(
-            clients, "apprunner", "DescribeService", resource=_res(params), ServiceArn=summary["ServiceArn"]
-        )["Service"]
+        service = call(clients, "apprunner", "DescribeService", resource=_res(params), ServiceArn=arn)[
+            "Service"
+        ]
     except ResourceNotFound:
         return None
     status = str(service.get("Status", "")).upper()
@@ -280,7 +285,7 @@ def find_service(clients: Clients, params: Params) -> dict[str, Any] | None:
         "arn": service["ServiceArn"],
         "id": service["ServiceId"],
         "status": status,
-        "url": service.get("ServiceUrl") or summary.get("ServiceUrl") or "",
+        "url": service.get("ServiceUrl") or url,
         "source_type": "ImageRepository" if source.get("ImageRepository") else "CodeRepository",
         "autoscaling_arn": (service.get("AutoScalingConfigurationSummary") or {}).get(
             "AutoScalingConfigurationArn"
@@ -460,7 +465,8 @@ def ensure_service(
             made = _create(clients, params, inputs, w)
             arn = made["Service"]["ServiceArn"]
             _operation(clients, params, arn, made.get("OperationId"), "CREATE_SERVICE", w)
-            final = find_service(clients, params) or {"arn": arn}
+            url = made["Service"].get("ServiceUrl") or ""
+            final = describe_service(clients, params, arn, url=url) or {"arn": arn}
             action = Action.REPLACED if replaced else Action.CREATED
             return _result(params, action, final, prior, extra={"operation_id": made.get("OperationId")})
         if status == "OPERATION_IN_PROGRESS":
