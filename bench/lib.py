@@ -64,8 +64,8 @@ def count_polls(requests: Sequence[Mapping[str, Any]]) -> int:
     """How many requests of a sandbox request log were polls, i.e. a wait re-reading a status.
 
     - every ``ListOperations`` (only the service operation wait issues it);
-    - every ``DescribeService`` that directly repeats a ``DescribeService`` or ``ListOperations`` of
-      the same wait (the settle / delete waits), never the first one after a ``ListServices`` lookup;
+    - every ``DescribeService`` that directly repeats a ``DescribeService`` (the settle / delete waits),
+      never the first one after a lookup or the read of the result after an operation wait;
     - the ``ListConnections`` that follow a ``CreateConnection`` (the handshake wait), up to the next
       other request.
     """
@@ -76,7 +76,7 @@ def count_polls(requests: Sequence[Mapping[str, Any]]) -> int:
         op = str(req.get("operation"))
         if op in WAIT_READS:
             polls += 1
-        elif op == "DescribeService" and previous in ("DescribeService", "ListOperations"):
+        elif op == "DescribeService" and previous == "DescribeService":
             polls += 1
         elif op == "ListConnections" and in_handshake:
             polls += 1
