@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -246,13 +247,31 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
 def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument("params", nargs="+", metavar="PARAMS", help="one parameter file per environment")
     _common(parser)
     parser.add_argument("--only", metavar="STEP", help="run one step (e.g. service or 05_service)")
-    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="environments at once [1]")
-    parser.add_argument("--cell-timeout", type=float, default=1800.0, metavar="S", help="per cell [1800]")
-    parser.add_argument("--timeout", type=float, default=7200.0, metavar="S", help="per run, overall [7200]")
+    parser.add_argument(
+        "--jobs", "-j", type=_positive_int, default=1, metavar="N", help="environments at once [1]"
+    )
+    parser.add_argument("--cell-timeout", type=_seconds, default=1800.0, metavar="S", help="per cell [1800]")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=7200.0, metavar="S", help="per run, overall [7200]"
+    )
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
         help="an extra notebook parameter (secret-named ones are redacted from the audit trail)",

@@ -75,3 +75,13 @@ def test_extra_parameters_are_yaml_scalars(pairs, expected) -> None:
     from runbook_lib.cli import _parameters
 
     assert _parameters(pairs) == expected
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--cell-timeout", "NAN"), ("--timeout", "inf"), ("--cell-timeout", "-1"), ("--jobs", "0")],
+)
+def test_nonsense_numbers_are_usage_errors(option: str, value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["up", "params/sandbox.yaml", option, value])
+    assert info.value.code == 2 and option in capsys.readouterr().err
