@@ -78,6 +78,14 @@ def check_api(value: Any, shape_name: str) -> Any:
     return value
 
 
+def _all_match(values: list[str], pattern: str, message: str) -> list[str]:
+    """``values`` unchanged if each matches ``pattern``; else ValueError: ``message`` and the bad ones."""
+    bad = [v for v in values if not re.fullmatch(pattern, v)]
+    if bad:
+        raise ValueError(f"{message}: {', '.join(bad)}")
+    return values
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -204,12 +212,8 @@ class InstanceParams(_Model):
     @field_validator("policy_arns")
     @classmethod
     def _policies(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if not re.fullmatch(r"arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+", a)]
-        if bad:
-            raise ValueError(
-                f"must be IAM policy ARNs (arn:aws:iam::<account|aws>:policy/…): {', '.join(bad)}"
-            )
-        return v
+        pattern = r"arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+"
+        return _all_match(v, pattern, "must be IAM policy ARNs (arn:aws:iam::<account|aws>:policy/…)")
 
     @model_validator(mode="after")
     def _pair(self) -> InstanceParams:
@@ -243,9 +247,7 @@ class NetworkParams(_Model):
             return v
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
             raise ValueError("must be `default` or a list of two or more subnet ids")
-        bad = [s for s in v if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", s)]
-        if bad:
-            raise ValueError(f"must be subnet ids like subnet-0abc1234: {', '.join(bad)}")
+        _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
         if len(set(v)) < 2:
             raise ValueError("needs at least two distinct subnets (in two Availability Zones), or `default`")
         return v
@@ -253,10 +255,7 @@ class NetworkParams(_Model):
     @field_validator("security_group_ids")
     @classmethod
     def _groups(cls, v: list[str]) -> list[str]:
-        bad = [s for s in v if not re.fullmatch(r"sg-[0-9a-f]{8,17}", s)]
-        if bad:
-            raise ValueError(f"must be security group ids like sg-0abc1234: {', '.join(bad)}")
-        return v
+        return _all_match(v, r"sg-[0-9a-f]{8,17}", "must be security group ids like sg-0abc1234")
 
     _name = field_validator("connector_name")(lambda v: check_api(v, "VpcConnectorName"))
 
