@@ -329,10 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def skip_slow_iri_check() -> None:
+    """Leave out jsonschema's optional ``iri`` format check in this process.
+
+    rfc3987-syntax 1.1 (jsonschema's ``format-nongpl`` extra, installed with JupyterLab) compiles a
+    grammar when imported: 1.3 s of every papermill start, for a format no notebook schema uses
+    (python-jsonschema/jsonschema#1392). Without it jsonschema simply does not check ``iri`` strings.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import logging
 
+    skip_slow_iri_check()
     logging.getLogger("papermill").setLevel(logging.ERROR)  # its INFO/unknown-parameter chatter
     try:
         return int(args.func(args))
