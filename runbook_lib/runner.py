@@ -176,7 +176,7 @@ def _redacting_io() -> _RedactingIO:
         return _IO
 
 
-# ------------------------------------------------------------------------------ kernels ahead
+# ------------------------------------------------------------------------------- the run's kernel
 
 
 HISTORY_ARG = "--HistoryManager.hist_file=:memory:"  # what nbclient passes to its own kernels
@@ -201,9 +201,11 @@ def _kernel_manager_class() -> type:
     return _TrackedKernelManager
 
 
-# Imported ahead in a kernel started ahead, silently (no output, no execution count, no name bound).
+# Imported silently (no output, no execution count, no name bound) once the kernel answers.
 WARM_MODULES = ("runbook_lib.plan", "runbook_lib.report", "runbook_lib.widgets")
 WARM_UP = "; ".join(f"__import__({m!r})" for m in WARM_MODULES)
+# Between two notebooks: an empty namespace and execution count 1, as in a new kernel; imports stay.
+RESET = "get_ipython().reset(new_session=True)"
 
 
 def start_kernel(kernel_name: str = KERNEL_NAME, *, warm_up: str = WARM_UP, timeout: float = 60.0) -> Any:
@@ -218,33 +220,56 @@ def start_kernel(kernel_name: str = KERNEL_NAME, *, warm_up: str = WARM_UP, time
     km = _kernel_manager_class()(kernel_name=kernel_name)
     run_sync(km.start_kernel)(extra_arguments=[HISTORY_ARG])
     if warm_up:
-        run_sync(_warm_up)(km, warm_up, timeout)
+        run_silently(km, warm_up, timeout, wait_ready=True)
     return km
 
 
-async def _warm_up(km: Any, code: str, timeout: float) -> None:
-    kc = km.client()
-    kc.start_channels()
+def run_silently(km: Any, code: str, timeout: float = 60.0, *, wait_ready: bool = False) -> bool:
+    """Run code in the kernel without output or history; True when it answered ``ok`` in time.
+
+    ``wait_ready`` first waits for the kernel to answer (a kernel just started); a running kernel
+    queues the request on its shell channel without that handshake (~0.2 s saved).
+    """
+    from jupyter_core.utils import run_sync
+
     try:
-        await kc.wait_for_ready(timeout=timeout)
+        return bool(run_sync(_run_silently)(km, code, timeout, wait_ready))
+    except Exception:  # dead or deaf kernel: the caller starts another
+        log.debug("silent code in kernel %s failed", getattr(km, "kernel_id", "?"), exc_info=True)
+        return False
+
+
+async def _run_silently(km: Any, code: str, timeout: float, wait_ready: bool) -> bool:
+    kc = km.client()
+    kc.start_channels(iopub=wait_ready, stdin=False, hb=False, control=False)
+    try:
+        if wait_ready:
+            await kc.wait_for_ready(timeout=timeout)
         msg_id = kc.execute(code, silent=True, store_history=False)
         while True:
             reply = await kc.get_shell_msg(timeout=timeout)
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                return
+                return reply.get("content", {}).get("status") == "ok"
     finally:
         kc.stop_channels()
+        close_clients(km)
+
+
+def close_clients(km: Any) -> None:
+    """Close the clients opened so far on a kernel from ``start_kernel`` (nbclient leaves them open)."""
+    clients = km.__dict__.get("_runbook_clients", [])
+    while clients:
+        try:
+            clients.pop().stop_channels()
+        except Exception:  # already closed
+            log.debug("closing a kernel client failed", exc_info=True)
 
 
 def stop_kernel(km: Any) -> None:
     """Close the clients opened on a kernel started by ``start_kernel``, then kill it (its work is done)."""
     from jupyter_core.utils import run_sync
 
-    for kc in km.__dict__.get("_runbook_clients", []):
-        try:
-            kc.stop_channels()
-        except Exception:  # already closed
-            log.debug("closing a kernel client failed", exc_info=True)
+    close_clients(km)
     try:
         if run_sync(km.is_alive)():
             run_sync(km.shutdown_kernel)(now=True)
@@ -254,35 +279,48 @@ def stop_kernel(km: Any) -> None:
         log.debug("stopping kernel %s failed", getattr(km, "kernel_id", "?"), exc_info=True)
 
 
-class _KernelAhead:
-    """Starts the next notebook's kernel in the background while the current notebook runs."""
+class RunKernel:
+    """The one kernel the notebooks of a run execute in, one after another.
 
-    def __init__(self, kernel_name: str) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+    It starts in the background as the run begins (while the account is checked and papermill is
+    imported). Before each notebook but the first, the namespace is reset to a new session, so every
+    notebook starts from nothing, as in a kernel of its own, but the library's imports, botocore's
+    models and the kernel's start-up are paid once per run instead of once per notebook. A kernel that
+    does not answer the reset is replaced by a new one.
+    """
 
-        self.kernel_name = kernel_name
+    def __init__(self, kernel_name: str, start_timeout: float = 60.0) -> None:
+        self.kernel_name, self.start_timeout = kernel_name, start_timeout
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-kernel")
-        self._next: Any = None
+        self._future: Any = None
+        self._km: Any = None
+        self._used = False
 
-    def prepare(self) -> None:
-        if self._next is None:
-            self._next = self._pool.submit(start_kernel, self.kernel_name)
+    def start(self) -> None:
+        if self._future is None and self._km is None:
+            self._future = self._pool.submit(start_kernel, self.kernel_name, timeout=self.start_timeout)
 
     def take(self) -> Any:
-        """The kernel started ahead, or None (nbclient then starts one itself, as usual)."""
-        future, self._next = self._next, None
-        if future is None:
-            return None
-        try:
-            return future.result()
-        except Exception:
-            log.debug("starting a kernel ahead failed; papermill starts one", exc_info=True)
-            return None
+        """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one."""
+        if self._future is not None:
+            future, self._future = self._future, None
+            try:
+                self._km = future.result()
+            except Exception:
+                log.debug("starting the run's kernel failed; papermill starts one", exc_info=True)
+                self._km = None
+        if self._km is not None and self._used and not run_silently(self._km, RESET, self.start_timeout):
+            stop_kernel(self._km)
+            self._km = start_kernel(self.kernel_name, timeout=self.start_timeout)
+        self._used = self._km is not None
+        return self._km
 
     def close(self) -> None:
-        km = self.take()
-        if km is not None:
-            stop_kernel(km)
+        if self._future is not None:
+            self.take()
+        if self._km is not None:
+            stop_kernel(self._km)
+            self._km = None
         self._pool.shutdown(wait=True)
 
 
@@ -316,7 +354,8 @@ def execute_notebook(
 ) -> Executed:
     """Execute one notebook with papermill; the scrubbed output is written even when it fails.
 
-    ``km``: a kernel from ``start_kernel`` to run it on (stopped afterwards); None starts one as usual.
+    ``km``: a kernel from ``start_kernel`` to run it on (left running, its clients closed); None
+    starts one as usual.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -358,7 +397,7 @@ def execute_notebook(
         log.debug("notebook %s failed outside a cell: %s", name, traceback.format_exc())
     finally:
         if km is not None:
-            stop_kernel(km)
+            close_clients(km)
     nb = io.written.get(output_path)
     executed = Executed(
         status="failed" if error else "ok",
@@ -432,9 +471,9 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
     held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
-    ahead = _KernelAhead(opts.kernel_name)
+    kernel = RunKernel(opts.kernel_name, opts.start_timeout)
     try:
-        ahead.prepare()  # the first kernel starts while the account is checked
+        kernel.start()  # starts while the account is checked
         _preflight(params, manifest, redactor)
         base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
         for step, record in zip(steps, manifest.notebooks, strict=True):
@@ -442,9 +481,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
             record.file = file
             record.started_at = audit.iso(audit.utc_now())
             emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
-            km = ahead.take()
-            if step is not steps[-1]:
-                ahead.prepare()  # the next notebook's kernel starts while this one runs
+            km = kernel.take()
             executed = execute_notebook(
                 opts.notebooks_dir / file,
                 store.join(run_name, file),
@@ -478,7 +515,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
         result.error = redactor.text(str(err))
         result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
     finally:
-        ahead.close()
+        kernel.close()
         for record in manifest.notebooks:
             if record.status == "pending":
                 record.status = "skipped"

@@ -96,6 +96,53 @@ def test_cell_timeout_interrupts_and_still_writes(tmp_path: Path) -> None:
     assert any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", []))
 
 
+def _printed(out: Path) -> list[str]:
+    nb = nbformat.read(out, as_version=4)
+    return [o["text"].strip() for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
+
+
+def test_the_notebooks_of_a_run_share_one_kernel_each_from_a_clean_namespace(tmp_path: Path) -> None:
+    kernel = runner.RunKernel(runner.KERNEL_NAME)
+    kernel.start()
+    try:
+        km = kernel.take()
+        first = _notebook(tmp_path / "a.ipynb", "import os, fractions\nleft_behind = 1\nprint(os.getpid())")
+        done, out = _execute(tmp_path, first, km=km)
+        assert done.status == "ok"
+        second = _notebook(
+            tmp_path / "b.ipynb",
+            "import os, sys\nprint(os.getpid(), 'left_behind' in globals(), 'fractions' in sys.modules)",
+        )
+        assert kernel.take() is km
+        done, out2 = _execute(tmp_path, second, km=km)
+        assert done.status == "ok"
+        (pid,) = _printed(out)
+        assert _printed(out2) == [f"{pid} False True"]  # same process, nothing left but the imports
+        counts = [c.execution_count for c in nbformat.read(out2, as_version=4).cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1))  # a new session, as in a kernel of its own
+        assert runner.run_silently(km, "1") and len(km.__dict__["_runbook_clients"]) == 0
+    finally:
+        kernel.close()
+    assert not kernel._pool._threads or all(not t.is_alive() for t in kernel._pool._threads)
+
+
+def test_a_kernel_that_died_between_notebooks_is_replaced(tmp_path: Path) -> None:
+    from jupyter_core.utils import run_sync
+
+    kernel = runner.RunKernel(runner.KERNEL_NAME, start_timeout=10)
+    kernel.start()
+    try:
+        km = kernel.take()
+        _, out = _execute(tmp_path, _notebook(tmp_path / "a.ipynb", "import os\nprint(os.getpid())"), km=km)
+        run_sync(km.shutdown_kernel)(now=True)
+        replaced = kernel.take()
+        probe = _notebook(tmp_path / "b.ipynb", "import os\nprint(os.getpid())")
+        done, out2 = _execute(tmp_path, probe, km=replaced)
+        assert done.status == "ok" and _printed(out2) != _printed(out) and len(_printed(out2)) == 1
+    finally:
+        kernel.close()
+
+
 def test_collect_keeps_the_last_word_per_resource() -> None:
     manifest = audit.Manifest(run_id="r", action="up", name="n")
     runner._collect(
