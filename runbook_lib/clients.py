@@ -163,7 +163,11 @@ def make_clients(
     max_attempts: int = 8,
 ) -> Clients:
     """Build the clients: region from params, profile/endpoint from the environment unless given."""
-    session = boto3.Session(profile_name=profile, region_name=region or (params.region if params else None))
+    session = boto3.Session(
+        botocore_session=_botocore_session(),
+        profile_name=profile,
+        region_name=region or (params.region if params else None),
+    )
     config = Config(
         user_agent_extra=USER_AGENT,
         retries={"mode": "standard", "max_attempts": max_attempts},
@@ -171,6 +175,29 @@ def make_clients(
         read_timeout=60,
     )
     return Clients(session, config, endpoint_url)
+
+
+_LOADERS: dict[Any, Any] = {}
+_LOADERS_LOCK = threading.Lock()
+
+
+def _botocore_session() -> Any:
+    """A new botocore session whose model loader is shared by the process (per data path).
+
+    Every notebook of a run builds its clients in the same kernel, and a batch builds them in the same
+    runner: the API models (EC2's alone is megabytes of JSON) are then parsed once, not per session.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    session = botocore.session.get_session()
+    data_path = session.get_config_variable("data_path")
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(data_path)
+        if loader is None:
+            loader = _LOADERS[data_path] = botocore.loaders.create_loader(data_path)
+    session.register_component("data_loader", loader)
+    return session
 
 
 def caller_identity(clients: Clients) -> dict[str, str]:

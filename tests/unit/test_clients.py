@@ -127,3 +127,15 @@ def test_a_connection_error_is_recorded_and_raised_as_is(aws_env) -> None:
     with pytest.raises(EndpointConnectionError, match="127.0.0.1:9"):
         clients.apprunner.list_services()
     assert [(c.operation, c.outcome) for c in clients.calls] == [("ListServices", "EndpointConnectionError")]
+
+
+def test_sessions_share_the_parsed_models_but_not_their_settings(aws_env, monkeypatch, tmp_path) -> None:
+    a = make_clients(region="us-east-1")
+    b = make_clients(region="eu-west-1", endpoint_url="http://127.0.0.1:1")
+    loader = a.session._session.get_component("data_loader")
+    assert b.session._session.get_component("data_loader") is loader
+    assert a.session._session is not b.session._session
+    assert (a.region, b.region) == ("us-east-1", "eu-west-1")
+    assert a.ec2.meta.service_model is not None and b.ec2.meta.endpoint_url == "http://127.0.0.1:1"
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))  # another data path: another loader
+    assert make_clients().session._session.get_component("data_loader") is not loader
