@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ class RunOptions:
     delete_connection: bool = False
     sandbox: bool = False
     on_event: Callable[[Event], None] | None = None
+    kernel_pool: KernelPool | None = None  # a batch's idle kernels, handed from run to run
 
 
 @dataclass
@@ -279,18 +280,38 @@ def stop_kernel(km: Any) -> None:
         log.debug("stopping kernel %s failed", getattr(km, "kernel_id", "?"), exc_info=True)
 
 
+class KernelPool:
+    """Idle kernels a batch hands from one finished run to the next (reset like between notebooks)."""
+
+    def __init__(self) -> None:
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def put(self, km: Any) -> None:
+        with self._lock:
+            self._idle.append(km)
+
+    def close(self) -> None:
+        while (km := self.get()) is not None:
+            stop_kernel(km)
+
+
 class RunKernel:
     """The one kernel the notebooks of a run execute in, one after another.
 
     It starts in the background as the run begins (while the account is checked and papermill is
-    imported). Before each notebook but the first, the namespace is reset to a new session, so every
-    notebook starts from nothing, as in a kernel of its own, but the library's imports, botocore's
-    models and the kernel's start-up are paid once per run instead of once per notebook. A kernel that
-    does not answer the reset is replaced by a new one.
+    imported), or comes from a batch's ``KernelPool``. Before each notebook but the first of a new
+    kernel, the namespace is reset to a new session, so every notebook starts from nothing, as in a
+    kernel of its own, but the library's imports, botocore's models and the kernel's start-up are paid
+    once per kernel instead of once per notebook. A kernel that does not answer the reset is replaced.
     """
 
-    def __init__(self, kernel_name: str, start_timeout: float = 60.0) -> None:
-        self.kernel_name, self.start_timeout = kernel_name, start_timeout
+    def __init__(self, kernel_name: str, start_timeout: float = 60.0, pool: KernelPool | None = None) -> None:
+        self.kernel_name, self.start_timeout, self.pool = kernel_name, start_timeout, pool
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-kernel")
         self._future: Any = None
         self._km: Any = None
@@ -298,7 +319,10 @@ class RunKernel:
 
     def start(self) -> None:
         if self._future is None and self._km is None:
-            self._future = self._pool.submit(start_kernel, self.kernel_name, timeout=self.start_timeout)
+            self._km = self.pool.get() if self.pool else None
+            self._used = self._km is not None  # a kernel that ran another environment's notebooks
+            if self._km is None:
+                self._future = self._pool.submit(start_kernel, self.kernel_name, timeout=self.start_timeout)
 
     def take(self) -> Any:
         """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one."""
@@ -315,11 +339,17 @@ class RunKernel:
         self._used = self._km is not None
         return self._km
 
-    def close(self) -> None:
+    def close(self, reusable: bool = False) -> None:
+        """Stop the kernel, or give it back to the pool when the run went well (``reusable``)."""
         if self._future is not None:
-            self.take()
+            future, self._future = self._future, None
+            with contextlib.suppress(Exception):
+                self._km = future.result()
         if self._km is not None:
-            stop_kernel(self._km)
+            if reusable and self.pool is not None:
+                self.pool.put(self._km)
+            else:
+                stop_kernel(self._km)
             self._km = None
         self._pool.shutdown(wait=True)
 
@@ -471,7 +501,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
     held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
-    kernel = RunKernel(opts.kernel_name, opts.start_timeout)
+    kernel = RunKernel(opts.kernel_name, opts.start_timeout, opts.kernel_pool)
     try:
         kernel.start()  # starts while the account is checked
         _preflight(params, manifest, redactor)
@@ -515,7 +545,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
         result.error = redactor.text(str(err))
         result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
     finally:
-        kernel.close()
+        kernel.close(reusable=result.status == "succeeded")
         for record in manifest.notebooks:
             if record.status == "pending":
                 record.status = "skipped"
@@ -680,7 +710,7 @@ def run_batch(
     paths: Sequence[str | Path], action: str = "up", options: RunOptions | None = None, *, jobs: int = 1
 ) -> list[RunResult]:
     """Run several parameter files, at most ``jobs`` at once; a bad file is reported, not fatal."""
-    opts = options or RunOptions()
+    opts = replace(options or RunOptions(), kernel_pool=KernelPool())
 
     def one(path: str | Path) -> RunResult:
         try:
@@ -693,5 +723,8 @@ def run_batch(
             log.exception("run of %s crashed", path)
             return RunResult(str(path), action, "failed", error=f"{type(err).__name__}: {err}")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="runbook") as pool:
-        return list(pool.map(one, paths))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="runbook") as pool:
+            return list(pool.map(one, paths))
+    finally:
+        opts.kernel_pool.close()

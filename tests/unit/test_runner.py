@@ -126,6 +126,29 @@ def test_the_notebooks_of_a_run_share_one_kernel_each_from_a_clean_namespace(tmp
     assert not kernel._pool._threads or all(not t.is_alive() for t in kernel._pool._threads)
 
 
+def test_a_batch_hands_a_kernel_from_a_good_run_to_the_next_but_not_from_a_failed_one(tmp_path: Path) -> None:
+    from jupyter_core.utils import run_sync
+
+    pool = runner.KernelPool()
+    first = runner.RunKernel(runner.KERNEL_NAME, pool=pool)
+    first.start()
+    km = first.take()
+    source = _notebook(tmp_path / "a.ipynb", "import os\nsecret = 1\nprint(os.getpid())")
+    _, out = _execute(tmp_path, source, km=km)
+    first.close(reusable=True)
+    try:
+        second = runner.RunKernel(runner.KERNEL_NAME, pool=pool)
+        second.start()
+        assert second.take() is km and pool.get() is None
+        probe = _notebook(tmp_path / "b.ipynb", "import os\nprint(os.getpid(), 'secret' in globals())")
+        done, out2 = _execute(tmp_path, probe, km=km)
+        assert done.status == "ok" and _printed(out2) == [f"{_printed(out)[0]} False"]
+        second.close(reusable=False)  # a failed run: its kernel is stopped, not pooled
+        assert pool.get() is None and not run_sync(km.is_alive)()
+    finally:
+        pool.close()
+
+
 def test_a_kernel_that_died_between_notebooks_is_replaced(tmp_path: Path) -> None:
     from jupyter_core.utils import run_sync
 
