@@ -151,10 +151,10 @@ def _ts(value: str) -> float:
 
 
 def notebook_split(path: str | Path) -> dict[str, float]:
-    """Kernel start / execution / kernel shutdown of one executed notebook, from papermill's timestamps.
+    """Kernel start / execution / notebook end of one executed notebook, from papermill's timestamps.
 
-    kernel start = first cell start − notebook start; execution = last cell end − first cell start;
-    shutdown and write = notebook end − last cell end.
+    kernel start = first cell start − notebook start (the run's kernel ready for this notebook);
+    execution = last cell end − first cell start; end and write = notebook end − last cell end.
     """
     nb = json.loads(Path(path).read_text())
     meta = nb["metadata"]["papermill"]

@@ -297,9 +297,9 @@ def rows(series: dict[str, list[Any]], waiter: dict[str, Any]) -> list[dict[str,
 
     out = [
         row("up_fresh_s", "runbook up, empty sandbox", "s"),
-        row("kernel_start_s", "  of which kernel starts (6 notebooks)", "s"),
+        row("kernel_start_s", "  of which kernel start / ready (6 notebooks)", "s"),
         row("execution_s", "  of which cell execution", "s"),
-        row("shutdown_s", "  of which kernel shutdown + write", "s"),
+        row("shutdown_s", "  of which notebook end + write", "s"),
         row("cli_baseline_s", "AWS CLI script, empty sandbox", "s"),
         row("up_vs_cli_ratio", "up / CLI, pair by pair", "x"),
         row("up_noop_s", "runbook up, nothing to change", "s"),

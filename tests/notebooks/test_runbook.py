@@ -1,7 +1,7 @@
 """The notebooks, headless through the runner (papermill in-process), on the sandbox.
 
-Each ``runbook up`` starts one kernel per notebook (~1.5 s each), so these tests take a while; they
-share nothing but the session sandbox (reset per test).
+Each ``runbook up`` starts a kernel and executes six notebooks in it (~5 s), so these tests take a
+while; they share nothing but the session sandbox (reset per test).
 """
 
 from __future__ import annotations
