@@ -170,6 +170,7 @@ class NotebookRecord:
     duration_s: float | None = None
     file: str | None = None
     error: dict[str, Any] | None = None
+    reason: str | None = None  # why it was skipped
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

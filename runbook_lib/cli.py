@@ -101,6 +101,7 @@ def _options(args: argparse.Namespace, progress: Any = None) -> Any:
         overall_timeout=getattr(args, "timeout", None),
         parameters=_parameters(getattr(args, "parameter", None)),
         delete_connection=getattr(args, "delete_connection", False),
+        every_step=getattr(args, "every_step", False),
         sandbox=args.sandbox,
         on_event=progress,
     )
@@ -148,6 +149,8 @@ def present_runs(results: Sequence[Any]) -> int:
     if len(results) == 1 and results[0].resources:
         out.print(_resource_table(results[0].resources))
     for r in results:
+        if r.note:
+            out.print(f"{r.params_path}: {r.note}")
         if r.status == "invalid":
             err.print(f"[red]{r.params_path}: invalid parameters[/]\n{r.error}")
         elif not r.ok:
@@ -276,6 +279,11 @@ def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
         "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
         help="an extra notebook parameter (secret-named ones are redacted from the audit trail)",
     )  # fmt: skip
+    if action == "up":
+        parser.add_argument(
+            "--every-step", action="store_true",
+            help="execute every notebook even when the plan finds nothing to change",
+        )  # fmt: skip
     if action == "down":
         parser.add_argument("--delete-connection", action="store_true", help="also delete the connection")
     parser.set_defaults(func=cmd_run)

@@ -164,7 +164,7 @@ def make_clients(
 ) -> Clients:
     """Build the clients: region from params, profile/endpoint from the environment unless given."""
     session = boto3.Session(
-        botocore_session=_botocore_session(),
+        botocore_session=botocore_session(),
         profile_name=profile,
         region_name=region or (params.region if params else None),
     )
@@ -181,7 +181,7 @@ _LOADERS: dict[Any, Any] = {}
 _LOADERS_LOCK = threading.Lock()
 
 
-def _botocore_session() -> Any:
+def botocore_session() -> Any:
     """A new botocore session whose model loader is shared by the process (per data path).
 
     Every notebook of a run builds its clients in the same kernel, and a batch builds them in the same

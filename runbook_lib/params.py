@@ -46,9 +46,9 @@ PROVIDER_HOSTS = {"GITHUB": "github.com", "BITBUCKET": "bitbucket.org"}
 
 @lru_cache(maxsize=1)
 def _apprunner_model() -> Any:
-    import botocore.session
+    from runbook_lib.clients import botocore_session  # the process's parsed models
 
-    return botocore.session.get_session().get_service_model("apprunner")
+    return botocore_session().get_service_model("apprunner")
 
 
 def api_shape(name: str) -> dict[str, Any]:

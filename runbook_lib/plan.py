@@ -32,6 +32,11 @@ from runbook_lib.waiters import Clock, Progress, Sleep
 log = logging.getLogger(__name__)
 
 STEPS = ("connection", "instance_role", "network", "autoscaling", "service")
+STEP_OF = {
+    "connection": "connection", "instance_role": "instance_role", "security_group": "network",
+    "vpc_connector": "network", "autoscaling": "autoscaling", "service": "service",
+}  # fmt: skip
+SETTLED = {"connection": "AVAILABLE", "service": "RUNNING"}  # statuses apply would not wait on
 _KEEPS_ARN = {Action.UNCHANGED, Action.UPDATE}  # plan actions after which a resource's ARN is still valid
 
 
@@ -44,6 +49,15 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(step.action is not Action.UNCHANGED for step in self.steps)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """Apply would neither change nor wait: all UNCHANGED, connection AVAILABLE, service RUNNING."""
+        resources = {step.resource for step in self.steps}
+        return {"connection", "service"} <= resources and all(
+            step.action is Action.UNCHANGED and SETTLED.get(step.resource) in (None, step.extra.get("status"))
+            for step in self.steps
+        )
 
     def to_records(self) -> list[dict[str, Any]]:
         """One flat row per step, for tables (pandas, rich)."""

@@ -87,6 +87,7 @@ class RunOptions:
     parameters: dict[str, Any] = field(default_factory=dict)  # extra papermill parameters (-p)
     delete_connection: bool = False
     sandbox: bool = False
+    every_step: bool = False  # execute the notebooks even when the environment is already as specified
     on_event: Callable[[Event], None] | None = None
     kernel_pool: KernelPool | None = None  # a batch's idle kernels, handed from run to run
 
@@ -105,6 +106,7 @@ class RunResult:
     error: str | None = None
     failed_notebook: str | None = None
     resume: str | None = None
+    note: str | None = None
     resources: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
 
@@ -502,11 +504,22 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
     kernel = RunKernel(opts.kernel_name, opts.start_timeout, opts.kernel_pool)
+    maybe_unchanged = (
+        action == "up" and not (opts.only or opts.every_step) and _provisioned(store, params.name)
+    )  # the last up succeeded: first check, without a kernel, whether there is anything to do
     try:
-        kernel.start()  # starts while the account is checked
-        _preflight(params, manifest, redactor)
+        if not maybe_unchanged:
+            kernel.start()  # starts while the account is checked
+        clients = _preflight(params, manifest, redactor)
+        if maybe_unchanged and _unchanged(clients, params, manifest):
+            for record in manifest.notebooks:
+                record.status, record.reason = "skipped", NOTHING_TO_DO
+                emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
+                      "status": "skipped"})  # fmt: skip
+            result.note = f"nothing to change: {NOTHING_TO_DO} (--every-step executes them anyway)"
+            steps = ()
         base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
-        for step, record in zip(steps, manifest.notebooks, strict=True):
+        for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
             file = f"{step.notebook}.ipynb"
             record.file = file
             record.started_at = audit.iso(audit.utc_now())
@@ -588,14 +601,57 @@ def _step_parameters(step: Step, opts: RunOptions) -> dict[str, Any]:
     return {name: known[name] for name in step.parameters}
 
 
-def _preflight(params: Any, manifest: audit.Manifest, redactor: Redactor) -> None:
-    """Who and where: the account guard runs here, before any notebook."""
+def _preflight(params: Any, manifest: audit.Manifest, redactor: Redactor) -> Any:
+    """Who and where: the account guard runs here, before any notebook. Returns the clients."""
     from runbook_lib.clients import make_clients
 
     clients = make_clients(params)
     redactor.add_values(_session_credentials(clients))
     manifest.identity = caller(clients, params)
     manifest.endpoint = manifest.identity.get("Endpoint")
+    return clients
+
+
+NOTHING_TO_DO = (
+    "the plan found every resource as specified (the connection AVAILABLE, the service RUNNING) and the "
+    "service answered, so no notebook was executed"
+)
+
+
+def _provisioned(store: audit.Store, name: str) -> bool:
+    """Whether the audit trail's last ``up``/``down`` of this environment is a successful ``up``."""
+    runs = [m for m in audit.load_manifests(store.root) if m.get("name") == name]
+    runs = [m for m in runs if m.get("action") in ("up", "down")]
+    return bool(runs) and runs[-1].get("action") == "up" and runs[-1].get("status") == "succeeded"
+
+
+def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:
+    """Plan (reads only) and, when nothing is to do, check the service answers; record both.
+
+    True when the run can end here, as ``terraform apply`` or ``sam deploy`` end on an empty change:
+    the plan, the resources and the answer of the service go into the manifest. Otherwise (a change,
+    a status to wait on, a service that does not answer) the notebooks run as usual.
+    """
+    from runbook_lib.plan import STEP_OF, plan
+    from runbook_lib.service import verify_service
+
+    try:
+        found = plan(clients, params)
+        if not found.nothing_to_do:
+            return False
+        checked = verify_service(clients, params, results=found.steps)
+    except RunbookError:  # the notebooks will show it, in an executed notebook
+        log.debug("checking for an unchanged environment failed", exc_info=True)
+        return False
+    if not checked.extra.get("ok"):
+        return False
+    rows = [report.plain(step) for step in found.steps]
+    _collect(manifest, [
+        {"kind": "plan", "data": rows},
+        *({"kind": "results", "step": STEP_OF[row["resource"]], "data": [row]} for row in rows),
+        {"kind": "verify", "data": [report.plain(checked)]},
+    ])  # fmt: skip
+    return True
 
 
 def _session_credentials(clients: Any) -> list[str]:

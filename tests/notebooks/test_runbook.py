@@ -13,6 +13,7 @@ import boto3
 import nbformat
 import papermill
 import pytest
+import yaml
 
 from runbook_lib import audit
 from runbook_lib.cli import main
@@ -86,6 +87,18 @@ def test_up_rerun_and_down(
     assert {r["action"] for r in m2["resources"]} == {"UNCHANGED"} and len(m2["resources"]) == 6
     assert m2["previous_manifest_sha256"] == audit.sha256_file(first / "manifest.json")
     assert main(["audit", "verify", str(second)]) == 0
+    # nothing to do: planned and verified without a kernel, every notebook skipped and why
+    assert [n["status"] for n in m2["notebooks"]] == ["skipped"] * 6 and m2["files"] == {}
+    assert all(n["reason"].startswith("the plan found every resource as specified") for n in m2["notebooks"])
+    assert [r["action"] for r in m2["plan"]] == ["UNCHANGED"] * 6
+    assert m2["verify"]["ok"] is True and m2["service_url"] == m["service_url"]
+    assert m2["status"] == "succeeded"
+
+    runbook_env.control.clear_requests()
+    assert main(["up", str(params), "--every-step"]) == 0  # the notebooks all the same
+    assert runbook_env.control.mutating_requests() == []
+    every = _manifest(_runs(tmp_path)[-1])
+    assert [n["status"] for n in every["notebooks"]] == ["ok"] * 6 and len(every["files"]) == 6
 
     # one notebook alone, with plain papermill and the standard AWS environment
     out = tmp_path / "05_alone.ipynb"
@@ -104,6 +117,18 @@ def test_up_rerun_and_down(
     m3 = _manifest(_runs(tmp_path)[-1])
     assert m3["action"] == "down" and {r["action"] for r in m3["resources"]} == {"DELETED"}
     assert _owned_leftovers(runbook_env.url) == []
+
+
+def test_a_change_after_a_successful_up_runs_the_notebooks(runbook_env, write_params, tmp_path: Path) -> None:
+    params = write_params(tmp_path, "demo-go-app")
+    assert main(["up", str(params)]) == 0
+    doc = yaml.safe_load(params.read_text())
+    doc["source"]["env"]["ENV1"] = "changed"
+    params.write_text(yaml.safe_dump(doc))
+    assert main(["up", str(params)]) == 0
+    m = _manifest(_runs(tmp_path)[-1])
+    assert [n["status"] for n in m["notebooks"]] == ["ok"] * 6
+    assert {r["resource"]: r["action"] for r in m["resources"]}["service"] == "UPDATED"
 
 
 def test_failed_run_leaves_notebook_and_manifest_then_converges(

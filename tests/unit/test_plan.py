@@ -330,3 +330,24 @@ def test_public_exports() -> None:
         A is Action and callable(plan) and callable(apply) and callable(teardown) and callable(verify_service)
     )
     assert {"plan", "apply", "teardown", "verify_service", "Action", "Result"} <= set(runbook_lib.__all__)
+
+
+def test_nothing_to_do_only_when_all_unchanged_and_settled() -> None:
+    from runbook_lib.plan import STEP_OF, Plan
+
+    def steps(**overrides: tuple[Action, dict]) -> list[Result]:
+        settled = {"connection": {"status": "AVAILABLE"}, "service": {"status": "RUNNING", "id": "x"}}
+        out = []
+        for resource in STEP_OF:
+            action, extra = overrides.get(resource, (Action.UNCHANGED, settled.get(resource, {})))
+            out.append(Result(resource, "n", action, extra=extra))
+        return out
+
+    assert Plan(steps()).nothing_to_do
+    assert Plan([s for s in steps() if s.resource not in ("security_group", "vpc_connector")]).nothing_to_do
+    assert not Plan(steps(service=(Action.UPDATE, {"status": "RUNNING"}))).nothing_to_do
+    assert not Plan(steps(vpc_connector=(Action.CREATE, {}))).nothing_to_do
+    assert not Plan(steps(connection=(Action.UNCHANGED, {"status": "PENDING_HANDSHAKE"}))).nothing_to_do
+    assert not Plan(steps(service=(Action.UNCHANGED, {"status": "OPERATION_IN_PROGRESS"}))).nothing_to_do
+    assert not Plan([s for s in steps() if s.resource != "service"]).nothing_to_do
+    assert not Plan([]).nothing_to_do
