@@ -147,26 +147,32 @@ def main_rounds(sb: Sandbox, env: dict[str, str], work: Path, repeat: int) -> di
         "up_fresh_s", "cli_baseline_s", "up_vs_cli_ratio", "up_noop_s", "noop_calls", "noop_mutating_calls",
         "plan_s", "plan_mutating_calls", "fresh_calls", "fresh_polls", "fresh_calls_excluding_polls",
         "fresh_mutating_calls", "cli_calls", "kernel_start_s", "execution_s", "shutdown_s", "validate_s",
+        "up_noop_every_step_s", "noop_every_step_mutating_calls",
     )}  # fmt: skip
     s["per_notebook"] = []
     for i in range(-1, repeat):  # round -1 warms the sandbox (moto loads lazily) and the page cache
-        audit = work / f"runs-{i}"
+        audit = str(work / f"runs-{i}")  # one audit dir per round, as the params' audit_dir would be
         sb.fresh()
-        up = timed(runbook("up", str(PARAMS), "--audit-dir", str(audit / "fresh")), env)
+        up = timed(runbook("up", str(PARAMS), "--audit-dir", audit), env)
         fresh = lib.call_counts(sb.control.requests())
+        (fresh_dir,) = Path(audit).glob("*_up")
         sb.control.clear_requests()
-        noop = timed(runbook("up", str(PARAMS), "--audit-dir", str(audit / "noop")), env)
+        noop = timed(runbook("up", str(PARAMS), "--audit-dir", audit), env)
         noop_calls = lib.call_counts(sb.control.requests())
         sb.control.clear_requests()
-        plan = timed(runbook("plan", str(PARAMS), "--audit-dir", str(audit / "plan")), env)
+        every = timed(runbook("up", str(PARAMS), "--every-step", "--audit-dir", audit), env)
+        every_calls = lib.call_counts(sb.control.requests())
+        sb.control.clear_requests()
+        plan = timed(runbook("plan", str(PARAMS), "--audit-dir", audit), env)
         plan_calls = lib.call_counts(sb.control.requests())
         validate = timed(runbook("validate", str(PARAMS)), env)
         sb.fresh()
         cli = timed(["bash", str(BASELINE)], env)
         cli_calls = lib.call_counts(sb.control.requests())
         label = "warm-up" if i < 0 else f"round {i + 1}/{repeat}"
-        print(f"  {label}: up {up['wall_s']:.2f}s, no-op {noop['wall_s']:.2f}s, plan {plan['wall_s']:.2f}s, "
-              f"cli {cli['wall_s']:.2f}s", file=sys.stderr)  # fmt: skip
+        print(f"  {label}: up {up['wall_s']:.2f}s, no-op {noop['wall_s']:.2f}s (every step "
+              f"{every['wall_s']:.2f}s), plan {plan['wall_s']:.2f}s, cli {cli['wall_s']:.2f}s",
+              file=sys.stderr)  # fmt: skip
         if i < 0:
             continue
         s["up_fresh_s"].append(up["wall_s"])
@@ -175,6 +181,8 @@ def main_rounds(sb: Sandbox, env: dict[str, str], work: Path, repeat: int) -> di
         s["up_noop_s"].append(noop["wall_s"])
         s["noop_calls"].append(noop_calls["calls"])
         s["noop_mutating_calls"].append(noop_calls["mutating"])
+        s["up_noop_every_step_s"].append(every["wall_s"])
+        s["noop_every_step_mutating_calls"].append(every_calls["mutating"])
         s["plan_s"].append(plan["wall_s"])
         s["plan_mutating_calls"].append(plan_calls["mutating"])
         s["validate_s"].append(validate["wall_s"])
@@ -183,8 +191,7 @@ def main_rounds(sb: Sandbox, env: dict[str, str], work: Path, repeat: int) -> di
         s["fresh_calls_excluding_polls"].append(fresh["calls_excluding_polls"])
         s["fresh_mutating_calls"].append(fresh["mutating"])
         s["cli_calls"].append(cli_calls["calls"])
-        (run_dir,) = (audit / "fresh").iterdir()
-        split = {p.stem: lib.notebook_split(p) for p in sorted(run_dir.glob("*.ipynb"))}
+        split = {p.stem: lib.notebook_split(p) for p in sorted(fresh_dir.glob("*.ipynb"))}
         s["per_notebook"].append(split)
         for key in ("kernel_start_s", "execution_s", "shutdown_s"):
             s[key].append(sum(v[key] for v in split.values()))
@@ -305,6 +312,8 @@ def rows(series: dict[str, list[Any]], waiter: dict[str, Any]) -> list[dict[str,
         row("up_noop_s", "runbook up, nothing to change", "s"),
         row("noop_calls", "no-op up: calls", "calls"),
         row("noop_mutating_calls", "no-op up: mutating calls", "calls"),
+        row("up_noop_every_step_s", "no-op up, --every-step (all six notebooks)", "s"),
+        row("noop_every_step_mutating_calls", "no-op up, --every-step: mutating calls", "calls"),
         row("plan_s", "runbook plan, provisioned", "s"),
         row("validate_s", "runbook validate", "s"),
         row("fresh_calls", "fresh up: calls", "calls"),
