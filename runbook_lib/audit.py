@@ -89,7 +89,7 @@ class Store:
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     def list_files(self, run: str) -> list[str]:
-        """File names in one run folder (local folders only; S3 keys are listed from the manifest)."""
+        """File names in one run folder (S3: the keys directly under its prefix)."""
         if is_s3(self.root):
             from papermill.iorw import papermill_io
 
@@ -370,8 +370,7 @@ def _verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Probl
             continue
         if actual != digest:
             problems.append(Problem(path, "altered (sha256 differs from the manifest)"))
-    if not is_s3(store.root):
-        for name in store.list_files(run):
-            if name != MANIFEST and name not in files:
-                problems.append(Problem(store.join(run, name), "not listed in the manifest (added)"))
+    for name in store.list_files(run):
+        if name != MANIFEST and name not in files:
+            problems.append(Problem(store.join(run, name), "not listed in the manifest (added)"))
     return problems

@@ -188,6 +188,15 @@ def test_audit_dir_on_s3_and_the_audit_notebook(
     rows = audit.history_records("s3://audit/runs")
     assert [r["action"] for r in rows] == ["up", "plan"] and all(r["status"] == "succeeded" for r in rows)
     assert audit.verify(rows[-1]["run_dir"]) == []
+    s3 = boto3.client("s3", endpoint_url=runbook_env.url, region_name="us-east-1")
+    first = rows[0]["run_dir"].removeprefix("s3://audit/")
+    s3.put_object(Bucket="audit", Key=f"{first}/00_preflight.ipynb", Body=b"{}")  # altered
+    s3.put_object(Bucket="audit", Key=f"{first}/extra.txt", Body=b"slipped in")  # added
+    found = {(p.file.rsplit("/", 1)[-1], p.problem) for p in audit.verify(rows[-1]["run_dir"])}
+    assert found == {
+        ("00_preflight.ipynb", "altered (sha256 differs from the manifest)"),
+        ("extra.txt", "not listed in the manifest (added)"),
+    }
 
     out = tmp_path / "99.ipynb"
     papermill.execute_notebook(
