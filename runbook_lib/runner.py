@@ -516,7 +516,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
                 record.status, record.reason = "skipped", NOTHING_TO_DO
                 emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
                       "status": "skipped"})  # fmt: skip
-            result.note = f"nothing to change: {NOTHING_TO_DO} (--every-step executes them anyway)"
+            result.note = "nothing to change and the service answers: no notebook executed (--every-step runs them)"
             steps = ()
         base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
         for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
