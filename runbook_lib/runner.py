@@ -516,7 +516,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
                 record.status, record.reason = "skipped", NOTHING_TO_DO
                 emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
                       "status": "skipped"})  # fmt: skip
-            result.note = "nothing to change and the service answers: no notebook executed (--every-step runs them)"
+            result.note = NOTHING_TO_DO_NOTE
             steps = ()
         base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
         for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
@@ -612,6 +612,7 @@ def _preflight(params: Any, manifest: audit.Manifest, redactor: Redactor) -> Any
     return clients
 
 
+NOTHING_TO_DO_NOTE = "nothing to change, the service answers: no notebook executed (--every-step runs them)"
 NOTHING_TO_DO = (
     "the plan found every resource as specified (the connection AVAILABLE, the service RUNNING) and the "
     "service answered, so no notebook was executed"
