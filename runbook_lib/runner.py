@@ -518,6 +518,8 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
                       "status": "skipped"})  # fmt: skip
             result.note = NOTHING_TO_DO_NOTE
             steps = ()
+        else:
+            kernel.start()  # (already started unless the trail suggested nothing to do)
         base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
         for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
             file = f"{step.notebook}.ipynb"

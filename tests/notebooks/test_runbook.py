@@ -15,7 +15,7 @@ import papermill
 import pytest
 import yaml
 
-from runbook_lib import audit
+from runbook_lib import audit, runner
 from runbook_lib.cli import main
 from runbook_lib.runner import NOTEBOOKS_DIR
 
@@ -119,13 +119,19 @@ def test_up_rerun_and_down(
     assert _owned_leftovers(runbook_env.url) == []
 
 
-def test_a_change_after_a_successful_up_runs_the_notebooks(runbook_env, write_params, tmp_path: Path) -> None:
+def test_a_change_after_a_successful_up_runs_the_notebooks(
+    runbook_env, write_params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     params = write_params(tmp_path, "demo-go-app")
     assert main(["up", str(params)]) == 0
     doc = yaml.safe_load(params.read_text())
     doc["source"]["env"]["ENV1"] = "changed"
     params.write_text(yaml.safe_dump(doc))
+    started = []
+    start_kernel = runner.start_kernel
+    monkeypatch.setattr(runner, "start_kernel", lambda *a, **kw: started.append(1) or start_kernel(*a, **kw))
     assert main(["up", str(params)]) == 0
+    assert started == [1]  # the run's one kernel, started once the plan showed a change
     m = _manifest(_runs(tmp_path)[-1])
     assert [n["status"] for n in m["notebooks"]] == ["ok"] * 6
     assert {r["resource"]: r["action"] for r in m["resources"]}["service"] == "UPDATED"
