@@ -314,7 +314,7 @@ class RunKernel:
 
     def __init__(self, kernel_name: str, start_timeout: float = 60.0, pool: KernelPool | None = None) -> None:
         self.kernel_name, self.start_timeout, self.pool = kernel_name, start_timeout, pool
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-kernel")
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-kernel")
         self._future: Any = None
         self._km: Any = None
         self._used = False
@@ -324,7 +324,9 @@ class RunKernel:
             self._km = self.pool.get() if self.pool else None
             self._used = self._km is not None  # a kernel that ran another environment's notebooks
             if self._km is None:
-                self._future = self._pool.submit(start_kernel, self.kernel_name, timeout=self.start_timeout)
+                self._future = self._starter.submit(
+                    start_kernel, self.kernel_name, timeout=self.start_timeout
+                )
 
     def take(self) -> Any:
         """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one."""
@@ -353,7 +355,7 @@ class RunKernel:
             else:
                 stop_kernel(self._km)
             self._km = None
-        self._pool.shutdown(wait=True)
+        self._starter.shutdown(wait=True)
 
 
 # -------------------------------------------------------------------------------- one notebook
@@ -623,9 +625,8 @@ NOTHING_TO_DO = (
 
 def _provisioned(store: audit.Store, name: str) -> bool:
     """Whether the audit trail's last ``up``/``down`` of this environment is a successful ``up``."""
-    runs = [m for m in audit.load_manifests(store.root) if m.get("name") == name]
-    runs = [m for m in runs if m.get("action") in ("up", "down")]
-    return bool(runs) and runs[-1].get("action") == "up" and runs[-1].get("status") == "succeeded"
+    runs = [r for r in audit.history_records(store.root, name) if r["action"] in ("up", "down")]
+    return bool(runs) and runs[-1]["action"] == "up" and runs[-1]["status"] == "succeeded"
 
 
 def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:

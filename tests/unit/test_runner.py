@@ -123,7 +123,7 @@ def test_the_notebooks_of_a_run_share_one_kernel_each_from_a_clean_namespace(tmp
         assert runner.run_silently(km, "1") and len(km.__dict__["_runbook_clients"]) == 0
     finally:
         kernel.close()
-    assert not kernel._pool._threads or all(not t.is_alive() for t in kernel._pool._threads)
+    assert not kernel._starter._threads or all(not t.is_alive() for t in kernel._starter._threads)
 
 
 def test_a_batch_hands_a_kernel_from_a_good_run_to_the_next_but_not_from_a_failed_one(tmp_path: Path) -> None:
