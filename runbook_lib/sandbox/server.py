@@ -31,6 +31,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from runbook_lib.redact import Redactor
 from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from runbook_lib.sandbox.apprunner import responses as apprunner_responses
 from runbook_lib.sandbox.apprunner.models import (
@@ -43,6 +44,7 @@ from runbook_lib.sandbox.apprunner.models import (
 from runbook_lib.sandbox.control import SandboxControl
 
 log = logging.getLogger(__name__)
+_BODY_REDACTOR = Redactor()  # by name: secret-named members (passwords, tokens, secret keys)
 
 StartResponse = Callable[..., Any]
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
@@ -62,7 +64,16 @@ class RequestLog:
         self._lock = threading.Lock()
         self._items: list[dict[str, Any]] = []
 
-    def add(self, service: str, region: str, operation: str, status: int, error: str | None) -> None:
+    def add(
+        self,
+        service: str,
+        region: str,
+        operation: str,
+        status: int,
+        error: str | None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """Log one request; ``body`` is its parsed parameters, secret-named values redacted."""
         entry = {
             "time": time.time(),
             "service": service,
@@ -71,6 +82,7 @@ class RequestLog:
             "status": status,
             "error": error,
             "mutating": is_mutating(operation),
+            "body": _BODY_REDACTOR.scrub(body) if body is not None else None,
         }
         with self._lock:
             self._items.append(entry)
@@ -82,6 +94,14 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def _json_body(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _scope(environ: dict[str, Any]) -> tuple[str, str]:
@@ -226,7 +246,7 @@ class SandboxApp:
                 backend = self.apprunner.get(DEFAULT_ACCOUNT_ID, region)
                 status, headers, payload = apprunner_responses.handle(backend, operation, body)
         error = json.loads(payload).get("__type") if status >= 400 else None
-        self.log.add("apprunner", region, operation, status, error)
+        self.log.add("apprunner", region, operation, status, error, _json_body(body))
         return _respond(start_response, status, headers, payload)
 
     def _moto_app(self) -> Any:
@@ -242,8 +262,10 @@ class SandboxApp:
         method = environ.get("REQUEST_METHOD", "GET")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         content_type = environ.get("CONTENT_TYPE", "")
-        body = _read_body(environ) if content_type.startswith("application/x-www-form-urlencoded") else None
-        params = _query_params(environ, body)
+        form = content_type.startswith("application/x-www-form-urlencoded")
+        json_body = content_type.startswith("application/x-amz-json")
+        body = _read_body(environ) if form or json_body else None
+        params = _query_params(environ, body if form else None)
         if target:
             operation = target.split(".", 1)[-1]
         elif params.get("Action"):
@@ -286,7 +308,10 @@ class SandboxApp:
                 except ValueError:
                     error = None
         if operation or service != "unknown":
-            self.log.add(service, region, operation, status, error)
+            sent = {k: v for k, v in params.items() if k not in ("Action", "Version")}
+            if json_body:
+                sent = _json_body(body or b"") or {}
+            self.log.add(service, region, operation, status, error, sent)
         return chunks
 
     # ------------------------------------------------------------------ control API
