@@ -88,6 +88,9 @@ def _parameters(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
             out[name] = yaml.safe_load(value)
         except yaml.YAMLError:
             out[name] = value
+    from runbook_lib.runner import check_parameters
+
+    check_parameters(out)
     return out
 
 

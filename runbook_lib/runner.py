@@ -92,6 +92,26 @@ class RunOptions:
     kernel_pool: KernelPool | None = None  # a batch's idle kernels, handed from run to run
 
 
+# notebook parameters the runner sets itself: `-p` may not override them (they would make the notebooks
+# act on another environment than the one locked and recorded, or contradict a command-line flag)
+RUNNER_PARAMETERS = {
+    "params_path": "the PARAMS argument",
+    "interactive": "False when run headless",
+    "delete_connection": "the --delete-connection flag",
+}
+
+
+def check_parameters(parameters: dict[str, Any]) -> None:
+    """Refuse extra notebook parameters that the runner owns (ParameterError, exit 2)."""
+    problems = [
+        Problem(name, f"is set by the runner ({RUNNER_PARAMETERS[name]}); it cannot be passed with -p")
+        for name in sorted(parameters)
+        if name in RUNNER_PARAMETERS
+    ]
+    if problems:
+        raise ParameterError("-p", problems)
+
+
 @dataclass
 class RunResult:
     """The outcome of one run of one parameter file."""
@@ -484,6 +504,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     steps = select_steps(action, opts.only)
     params_path = str(params_path)
     params = load_params(params_path)  # nothing happens before the params pass
+    check_parameters(opts.parameters)
     store = audit.Store(opts.audit_dir or params.audit_dir)
     run_name = audit.new_run(store, params.name, action)
     started = time.monotonic()

@@ -43,6 +43,15 @@ def test_bad_only_and_bad_params_exit_2_before_anything(tmp_path: Path, capsys, 
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("name", ["params_path", "interactive", "delete_connection"])
+def test_runner_owned_parameters_are_refused(name: str, tmp_path: Path, capsys, no_network) -> None:
+    argv = ["up", str(ROOT / "params/sandbox.yaml"), "-p", name, "x", "--audit-dir", str(tmp_path / "runs")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert name in err and "-p" in err and "set by the runner" in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_history_and_verify(tmp_path: Path, capsys) -> None:
     store = audit.Store(str(tmp_path))
     run = audit.new_run(store, "demo", "up")

@@ -46,6 +46,19 @@ def test_select_steps() -> None:
         runner.select_steps("up", "teardown")
 
 
+def test_runner_owned_parameters_cannot_be_passed(tmp_path: Path) -> None:
+    runner.check_parameters({"api_token": "x", "n": 3})  # others pass
+    with pytest.raises(ParameterError) as err:
+        runner.check_parameters({"params_path": "other.yaml", "interactive": True, "ok": 1})
+    assert [p.field for p in err.value.problems] == ["interactive", "params_path"]
+    assert "set by the runner" in str(err.value)
+    params = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
+    options = runner.RunOptions(parameters={"params_path": "x"}, audit_dir=str(tmp_path / "runs"))
+    with pytest.raises(ParameterError, match="params_path"):
+        runner.run(params, "up", options)
+    assert not (tmp_path / "runs").exists()  # refused before the run is recorded
+
+
 def test_results_travel_as_structured_data_and_secrets_are_scrubbed(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "distinctive-secret-key-0042")
     source = _notebook(
