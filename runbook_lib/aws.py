@@ -14,12 +14,10 @@ from typing import Any
 
 from botocore import xform_name
 
-from runbook_lib.clients import Clients, is_mutating
+from runbook_lib.clients import STABLE, Clients, is_mutating
 from runbook_lib.errors import map_aws_error
 
 MAX_PAGES = 1000
-# reads of things the runbook never changes, memoized for the life of the clients
-STABLE = frozenset({("sts", "GetCallerIdentity"), ("ec2", "DescribeVpcs"), ("ec2", "DescribeSubnets")})
 
 
 def call(clients: Clients, service: str, operation: str, *, resource: str, **kwargs: Any) -> dict[str, Any]:
@@ -32,7 +30,7 @@ def call(clients: Clients, service: str, operation: str, *, resource: str, **kwa
     """
     key = None
     if is_mutating(operation):
-        clients.reads = {k: v for k, v in clients.reads.items() if (k[0], k[1]) in STABLE}
+        clients.forget_reads()
     elif (service, operation) in STABLE or clients.read_only:
         key = (service, operation, json.dumps(kwargs, sort_keys=True, default=str))
         if key in clients.reads:

@@ -61,6 +61,10 @@ def summarize_request(params: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in params.items() if k in _IDENTIFYING and isinstance(v, (str, int))}
 
 
+# reads of things the runbook never changes, memoized for the life of the clients (runbook_lib.aws.call)
+STABLE = frozenset({("sts", "GetCallerIdentity"), ("ec2", "DescribeVpcs"), ("ec2", "DescribeSubnets")})
+
+
 class Clients:
     """Lazily built boto3 clients sharing one session, one Config and one call recorder."""
 
@@ -78,12 +82,19 @@ class Clients:
 
     @contextlib.contextmanager
     def read_only_scope(self) -> Iterator[None]:
-        """Within the block (a plan: reads only, no waits) a repeated read is answered from memory."""
+        """Within the block (a plan: reads only, no waits) a repeated read is answered from memory; the
+        block starts and ends with no memory of changeable reads, so every plan reads afresh."""
+        self.forget_reads()
         self.read_only = True
         try:
             yield
         finally:
             self.read_only = False
+            self.forget_reads()
+
+    def forget_reads(self) -> None:
+        """Drop the memo of reads, except those of what the runbook never changes (STABLE)."""
+        self.reads = {k: v for k, v in self.reads.items() if (k[0], k[1]) in STABLE}
 
     def client(self, service: str) -> Any:
         """The client for one service, created on first use."""

@@ -101,3 +101,29 @@ def test_stable_reads_are_memoized_and_other_reads_only_in_a_read_only_scope(cli
         call(clients, "apprunner", "ListServices", resource="services")
     ar.assert_no_pending_responses()
     assert call(clients, "sts", "GetCallerIdentity", resource="caller")["Account"] == "123456789012"
+
+
+def test_every_read_only_scope_reads_afresh(clients, no_network) -> None:
+    """Two plans on the same clients: the second sees what changed out of band; STABLE reads stay."""
+    from runbook_lib.clients import STABLE
+
+    assert ("sts", "GetCallerIdentity") in STABLE
+    ar = Stubber(clients.apprunner)
+    ar.add_response("list_services", {"ServiceSummaryList": []}, {})
+    summary = {
+        "ServiceName": "demo", "ServiceId": "1" * 32, "Status": "RUNNING", "ServiceUrl": "x",
+        "ServiceArn": "arn:aws:apprunner:us-east-1:123456789012:service/demo/" + "1" * 32,
+    }  # fmt: skip
+    ar.add_response("list_services", {"ServiceSummaryList": [summary]}, {})
+    ar.activate()
+    clients.reads[("sts", "GetCallerIdentity", "{}")] = {"Account": "123456789012"}
+    with clients.read_only_scope():
+        assert call(clients, "apprunner", "ListServices", resource="s")["ServiceSummaryList"] == []
+        assert call(clients, "apprunner", "ListServices", resource="s")["ServiceSummaryList"] == []
+    with clients.read_only_scope():
+        assert call(clients, "apprunner", "ListServices", resource="s")["ServiceSummaryList"] == [summary]
+    ar.assert_no_pending_responses()
+    assert list(clients.reads) == [("sts", "GetCallerIdentity", "{}")]
+    clients.reads[("apprunner", "ListServices", "{}")] = {"stale": True}
+    clients.forget_reads()
+    assert list(clients.reads) == [("sts", "GetCallerIdentity", "{}")]
