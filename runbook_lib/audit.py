@@ -281,7 +281,8 @@ def history_records(audit_dir: str, name: str | None = None) -> list[dict[str, A
     for m in load_manifests(audit_dir):
         if name and m.get("name") != name:
             continue
-        changed = [r for r in m.get("resources", []) if r.get("action") not in ("UNCHANGED", "ABSENT")]
+        quiet = ("UNCHANGED", "ABSENT", "KEPT")
+        changed = [r for r in m.get("resources", []) if r.get("action") not in quiet]
         rows.append(
             {
                 "started_at": m.get("started_at"),

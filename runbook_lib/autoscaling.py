@@ -1,10 +1,16 @@
 """Auto scaling configurations: versioned by revision under one name (APPRUNNER_BEHAVIOR 2.5, L12).
 
 Revisions are found by listing by name (``LatestOnly=False``; statuses compared case-insensitively, the
-real API answers ``active``) and described for their settings. ``ensure_autoscaling`` reuses an ACTIVE
-revision with the same MaxConcurrency/MinSize/MaxSize, else creates a new revision; at the quota of 5
-ACTIVE revisions it first deletes the oldest one that no service uses (never the default, never the one
-the caller reports in use), or raises QuotaExceeded when every revision is in use.
+real API answers ``active``) and described for their settings. The name is the runbook's only when every
+ACTIVE revision carries ``runbook:name=<name>`` (or the params adopt it, ``runbook_lib.ownership``);
+otherwise plan and ensure raise NotOwned before any change. The default name fits the API's 32
+characters with a hash suffix (``params.autoscaling_name``), so two environments never share one.
+
+``ensure_autoscaling`` reuses an ACTIVE revision with the same MaxConcurrency/MinSize/MaxSize, else
+creates a new revision; at the quota of 5 ACTIVE revisions it first deletes the oldest owned one that no
+service uses (ListServicesForAutoScalingConfiguration; never the default, never the one the caller reports
+in use), or raises QuotaExceeded. Teardown and pruning delete revision by revision, only owned ones that no
+service uses, and report the rest as kept.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from typing import Any
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import QuotaExceeded, ResourceNotFound
+from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
-from runbook_lib.results import Action, Change, Result, diff_fields
+from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +43,7 @@ def build_create_autoscaling_request(params: Params) -> dict[str, Any]:
         "MaxConcurrency": asc.max_concurrency,
         "MinSize": asc.min_size,
         "MaxSize": asc.max_size,
-        "Tags": [{"Key": k, "Value": v} for k, v in sorted(params.owned_tags.items())],
+        "Tags": tag_list(params.owned_tags),
     }
 
 
@@ -86,7 +93,10 @@ def decide_autoscaling(
     free = [
         r
         for r in revisions
-        if not r["has_associated_service"] and not r["is_default"] and r["arn"] != in_use_arn
+        if r.get("owned", True)
+        and not r["has_associated_service"]
+        and not r["is_default"]
+        and r["arn"] != in_use_arn
     ]
     return Decision(Action.UPDATE, evict=tuple(free[:excess]), changes=changes, blocked=len(free) < excess)
 
@@ -127,8 +137,25 @@ def _revision(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _tags(clients: Clients, arn: str) -> dict[str, str]:
+    what = f"auto scaling configuration {arn}"
+    found = call(clients, "apprunner", "ListTagsForResource", resource=what, ResourceArn=arn)
+    return tag_map(found.get("Tags"))
+
+
+def _used_by(clients: Clients, arn: str) -> list[str]:
+    """The ARNs of the services (anyone's) that use revision ``arn``."""
+    return paginate(
+        clients, "apprunner", "ListServicesForAutoScalingConfiguration", "ServiceArnList",
+        resource=f"auto scaling configuration {arn}", AutoScalingConfigurationArn=arn,
+    )  # fmt: skip
+
+
 def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
-    """Every ACTIVE revision of the name, oldest first, with its settings (one Describe per revision)."""
+    """Every ACTIVE revision of the name, oldest first, with its settings and tags (``owned`` says whose).
+
+    One Describe and one ListTagsForResource per revision.
+    """
     revisions = []
     for summary in _summaries(clients, params):
         arn = summary["AutoScalingConfigurationArn"]
@@ -140,10 +167,20 @@ def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
                 resource=f"auto scaling configuration {arn}",
                 AutoScalingConfigurationArn=arn,
             )["AutoScalingConfiguration"]
+            tags = _tags(clients, arn)
         except ResourceNotFound:  # deleted between list and describe
             continue
         if str(found.get("Status", "")).upper() == "ACTIVE":
-            revisions.append(_revision(found))
+            revisions.append({**_revision(found), "tags": tags, "owned": is_owned(params, tags)})
+    return revisions
+
+
+def _claimed(clients: Clients, params: Params) -> list[dict[str, Any]]:
+    """The revisions of the name, after checking they are the runbook's (NotOwned otherwise)."""
+    revisions = find_autoscaling(clients, params)
+    for revision in revisions:
+        claim(params, "autoscaling", f"{revision['name']} revision {revision['revision']}", revision["arn"],
+              revision["tags"])  # fmt: skip
     return revisions
 
 
@@ -165,11 +202,15 @@ def _reuse_detail(reuse: dict[str, Any], in_use_arn: str | None) -> str:
 
 def plan_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | None = None) -> Result:
     """Read-only: CREATE (no revision), UPDATE (new revision) or UNCHANGED (a matching revision exists)."""
-    decision = decide_autoscaling(params, find_autoscaling(clients, params), in_use_arn)
-    if decision.reuse:
+    revisions = _claimed(clients, params)
+    decision = decide_autoscaling(params, revisions, in_use_arn)
+    adopt = _adoption(params, revisions)
+    if decision.reuse and not adopt:
         return _result(
             params, Action.UNCHANGED, decision.reuse, detail=_reuse_detail(decision.reuse, in_use_arn)
         )
+    if decision.reuse:
+        return _result(params, Action.UPDATE, decision.reuse, changes=adopt, detail="adopts the revisions")
     detail = ""
     if decision.blocked:
         detail = f"blocked: {REVISION_QUOTA} revisions exist and every one is in use"
@@ -197,12 +238,15 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
     ``in_use_arn``: the revision the service uses now; it is preferred for reuse and never deleted.
     Result.arn is the full revision ARN the service should use; ``extra["revision"]`` its number.
     """
-    decision = decide_autoscaling(params, find_autoscaling(clients, params), in_use_arn)
+    revisions = _claimed(clients, params)
+    adopted = _adoption(params, revisions)
+    _adopt(clients, params, revisions)
+    decision = decide_autoscaling(params, revisions, in_use_arn)
     name = params.autoscaling.name
     if decision.reuse:
-        return _result(
-            params, Action.UNCHANGED, decision.reuse, detail=_reuse_detail(decision.reuse, in_use_arn)
-        )
+        action = Action.UPDATED if adopted else Action.UNCHANGED
+        detail = _reuse_detail(decision.reuse, in_use_arn)
+        return _result(params, action, decision.reuse, changes=adopted, detail=detail)
     if decision.blocked:
         raise QuotaExceeded(
             f"Every ACTIVE revision of {name} is used by a service; switch a service to another "
@@ -213,6 +257,15 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
             aws_message=f"{REVISION_QUOTA} revisions per name, none unused",
         )
     for revision in decision.evict:
+        if _used_by(clients, revision["arn"]):  # the flag said unused; never delete one in use
+            raise QuotaExceeded(
+                f"Revision {revision['revision']} of {name} is used by a service after all; re-run "
+                "when it is free, or delete an unused revision.",
+                resource=f"auto scaling configuration {name}",
+                operation="DeleteAutoScalingConfiguration",
+                code="RevisionInUse",
+                aws_message=f"{REVISION_QUOTA} revisions per name; revision {revision['revision']} in use",
+            )
         _delete_revision(clients, revision)
     created = call(
         clients,
@@ -238,45 +291,71 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
     )
 
 
+def _adoption(params: Params, revisions: list[dict[str, Any]]) -> tuple[Change, ...]:
+    """The tag changes that adopting the name's untagged revisions makes (none when all are owned)."""
+    foreign = [r["revision"] for r in revisions if not r["owned"]]
+    return (Change("tags", f"revisions {foreign} not tagged", dict(params.owned_tags)),) if foreign else ()
+
+
+def _adopt(clients: Clients, params: Params, revisions: list[dict[str, Any]]) -> None:
+    """Tag the adopted revisions as owned (``claim`` has let only adopted ones through)."""
+    for revision in revisions:
+        if not revision["owned"]:
+            call(
+                clients, "apprunner", "TagResource", resource=f"auto scaling configuration {revision['arn']}",
+                ResourceArn=revision["arn"], Tags=tag_list(params.owned_tags),
+            )  # fmt: skip
+            revision["owned"] = True
+
+
+def _delete_unused(
+    clients: Clients, params: Params, keep_arn: str | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Delete the owned ACTIVE revisions that no service uses (never ``keep_arn`` or the default).
+
+    Returns (deleted revisions, why each other revision was kept).
+    """
+    deleted, kept = [], []
+    for revision in find_autoscaling(clients, params):
+        label = f"revision {revision['revision']}"
+        if revision["arn"] == keep_arn:
+            continue
+        if not revision["owned"]:
+            kept.append(f"{label}: {NOT_OWNED}")
+        elif revision["is_default"]:
+            kept.append(f"{label}: the account default")
+        elif used := _used_by(clients, revision["arn"]):
+            kept.append(f"{label}: used by {', '.join(used)}")
+        else:
+            try:
+                _delete_revision(clients, revision)
+            except ResourceNotFound:
+                continue
+            deleted.append(revision)
+    return deleted, kept
+
+
 def delete_autoscaling(clients: Clients, params: Params) -> Result:
-    """Delete every revision of the name (DeleteAllRevisions on the name ARN); ABSENT when none is ACTIVE.
+    """Delete the owned revisions of the name that no service uses, one by one; ABSENT when none is ACTIVE,
+    KEPT when every remaining one is someone else's or still used (``detail`` says which and why).
 
     Call it after the service is gone: App Runner refuses to delete a revision a service uses.
     """
-    summaries = _summaries(clients, params)
-    if not summaries:
-        return _result(params, Action.ABSENT)
-    target = name_arn(summaries[0]["AutoScalingConfigurationArn"])
-    try:
-        call(
-            clients,
-            "apprunner",
-            "DeleteAutoScalingConfiguration",
-            resource=f"auto scaling configuration {params.autoscaling.name}",
-            AutoScalingConfigurationArn=target,
-            DeleteAllRevisions=True,
-        )
-    except ResourceNotFound:
-        return _result(params, Action.ABSENT)
-    revisions = [s["AutoScalingConfigurationRevision"] for s in summaries]
+    deleted, kept = _delete_unused(clients, params)
+    detail = "; ".join(f"kept {k}" for k in kept)
+    if not deleted:
+        return _result(params, Action.KEPT if kept else Action.ABSENT, detail=detail)
+    revisions = [r["revision"] for r in deleted]
     log.info("deleted auto scaling configuration %s revisions %s", params.autoscaling.name, revisions)
-    return _result(params, Action.DELETED, arn=target, extra={"revisions": revisions})
+    arn = name_arn(deleted[0]["arn"])
+    return _result(params, Action.DELETED, arn=arn, detail=detail, extra={"revisions": revisions})
 
 
 def prune_autoscaling(clients: Clients, params: Params, keep_arn: str) -> Result:
-    """Delete ACTIVE revisions other than ``keep_arn`` that no service uses (never the default).
+    """Delete owned ACTIVE revisions other than ``keep_arn`` that no service uses (never the default).
 
     DELETED with ``extra["deleted_arns"]``, or UNCHANGED when there was nothing to prune.
     """
-    deleted = []
-    for summary in _summaries(clients, params):
-        revision = _revision(summary)
-        if revision["arn"] == keep_arn or revision["has_associated_service"] or revision["is_default"]:
-            continue
-        try:
-            _delete_revision(clients, revision)
-        except ResourceNotFound:
-            continue
-        deleted.append(revision["arn"])
+    deleted = [r["arn"] for r in _delete_unused(clients, params, keep_arn)[0]]
     action = Action.DELETED if deleted else Action.UNCHANGED
     return _result(params, action, arn=keep_arn, extra={"deleted_arns": deleted} if deleted else {})

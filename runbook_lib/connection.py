@@ -14,8 +14,9 @@ from typing import Any
 from runbook_lib.aws import call, console_url, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceConflict, ResourceNotFound
+from runbook_lib.ownership import is_owned, tag_list, tag_map
 from runbook_lib.params import Params
-from runbook_lib.results import Action, Change, Result
+from runbook_lib.results import NOT_OWNED, Action, Change, Result
 from runbook_lib.waiters import GONE, Clock, Progress, Sleep, connection_available, wait_for
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,6 @@ RESOURCE = "connection"
 def connections_console(region: str) -> str:
     """The App Runner console page where a person completes a handshake."""
     return console_url(region, "/connections")
-
-
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    """App Runner's ``[{"Key", "Value"}]`` form of a tag mapping."""
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
 def build_create_connection_request(params: Params) -> dict[str, Any]:
@@ -103,7 +99,16 @@ def plan_connection(clients: Clients, params: Params) -> Result:
         return _result(params, Action.CREATE, None, detail="will be created PENDING_HANDSHAKE")
     changes = diff_connection(params, observed)
     _refuse_provider_change(params, observed, changes)
-    return _result(params, Action.UNCHANGED, observed)
+    adopt = _adoption(clients, params, observed)
+    return _result(params, Action.UPDATE if adopt else Action.UNCHANGED, observed, changes=adopt)
+
+
+def _adoption(clients: Clients, params: Params, observed: dict[str, Any]) -> tuple[Change, ...]:
+    """The tag change adopting the connection makes (``adopt: [connection]`` and not owned yet)."""
+    if RESOURCE not in params.adopt:
+        return ()
+    tags = _tags(clients, params, observed["arn"])
+    return () if is_owned(params, tags) else (Change("tags", tags or None, dict(params.owned_tags)),)
 
 
 def ensure_connection(clients: Clients, params: Params) -> Result:
@@ -111,6 +116,13 @@ def ensure_connection(clients: Clients, params: Params) -> Result:
     observed = find_connection(clients, params)
     if observed is not None:
         _refuse_provider_change(params, observed, diff_connection(params, observed))
+        adopt = _adoption(clients, params, observed)
+        if adopt:
+            call(
+                clients, "apprunner", "TagResource", resource=f"{RESOURCE} {params.connection.name}",
+                ResourceArn=observed["arn"], Tags=tag_list(params.owned_tags),
+            )  # fmt: skip
+            return _result(params, Action.UPDATED, observed, changes=adopt)
         return _result(params, Action.UNCHANGED, observed)
     made = call(
         clients, "apprunner", "CreateConnection", resource=f"{RESOURCE} {params.connection.name}",
@@ -161,11 +173,22 @@ def wait_for_handshake(
     return _result(params, Action.UNCHANGED, {**observed, "status": status})
 
 
+def _tags(clients: Clients, params: Params, arn: str) -> dict[str, str]:
+    found = call(
+        clients, "apprunner", "ListTagsForResource", resource=f"{RESOURCE} {params.connection.name}",
+        ResourceArn=arn,
+    )  # fmt: skip
+    return tag_map(found.get("Tags"))
+
+
 def delete_connection(clients: Clients, params: Params) -> Result:
-    """Delete the connection (DELETED), or report it ABSENT. Fails while a service uses it."""
+    """Delete the connection (DELETED), or report it ABSENT; KEPT when it is not the runbook's (it is
+    shared per account: reused by name, deleted only when owned). Fails while a service uses it."""
     observed = find_connection(clients, params)
     if observed is None:
         return _result(params, Action.ABSENT, None)
+    if not is_owned(params, _tags(clients, params, observed["arn"])):
+        return _result(params, Action.KEPT, observed, detail=NOT_OWNED)
     try:
         call(
             clients, "apprunner", "DeleteConnection", resource=f"{RESOURCE} {params.connection.name}",

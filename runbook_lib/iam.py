@@ -1,8 +1,11 @@
 """IAM roles for App Runner: the instance role (``tasks.apprunner.amazonaws.com``) and the ECR access role.
 
-A role is found by name, compared with the params (trust policy as parsed JSON, attached managed
-policies as a set, owned tags as a subset) and converged with the smallest set of calls: the trust
-policy with ``UpdateAssumeRolePolicy``, policies with Attach/Detach, tags with ``TagRole``.
+A role is found by name and is the runbook's only when tagged ``runbook:name=<name>`` (or adopted:
+``runbook_lib.ownership``); a same-named role of someone else raises NotOwned before any change, and
+teardown leaves it alone. An owned role is compared with the params (trust policy as parsed JSON, attached
+managed policies as a set, the tags the runbook manages) and converged with the smallest set of calls: the
+trust policy with ``UpdateAssumeRolePolicy``, policies with Attach/Detach, tags with ``TagRole`` /
+``UntagRole`` (keys set by others stay).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from urllib.parse import unquote
 from runbook_lib.aws import call
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceNotFound
+from runbook_lib.ownership import claim, diff_owned_tags, is_owned, tag_changes, tag_list
 from runbook_lib.params import Params
-from runbook_lib.results import Action, Change, Result
+from runbook_lib.results import NOT_OWNED, Action, Change, Result
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +76,6 @@ def build_trust_policy(principal: str = INSTANCE_PRINCIPAL) -> dict[str, Any]:
     }
 
 
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
-
-
 def build_create_role_request(params: Params, spec: RoleSpec | None = None) -> dict[str, Any]:
     """CreateRole for ``spec`` (default: the instance role), tagged with the owned tags."""
     spec = spec or instance_role_spec(params)
@@ -83,7 +83,7 @@ def build_create_role_request(params: Params, spec: RoleSpec | None = None) -> d
         "RoleName": spec.name,
         "AssumeRolePolicyDocument": json.dumps(build_trust_policy(spec.principal), sort_keys=True),
         "Description": spec.description,
-        "Tags": _tag_list(params.owned_tags),
+        "Tags": tag_list(params.owned_tags),
     }
 
 
@@ -95,9 +95,9 @@ def build_update_trust_request(spec: RoleSpec) -> dict[str, Any]:
     }
 
 
-def build_tag_role_request(params: Params, spec: RoleSpec) -> dict[str, Any]:
-    """TagRole with the owned tags (adds or overwrites; foreign tags are left alone)."""
-    return {"RoleName": spec.name, "Tags": _tag_list(params.owned_tags)}
+def build_tag_role_request(spec: RoleSpec, tags: dict[str, str]) -> dict[str, Any]:
+    """TagRole with the managed tags that differ (adds or overwrites; foreign tags are left alone)."""
+    return {"RoleName": spec.name, "Tags": tag_list(tags)}
 
 
 def parse_policy_document(document: Any) -> dict[str, Any]:
@@ -139,11 +139,7 @@ def diff_role(params: Params, observed: dict[str, Any], spec: RoleSpec | None = 
         changes.append(Change("trust_policy", observed["trust_policy"], build_trust_policy(spec.principal)))
     if set(observed["policy_arns"]) != set(spec.policy_arns):
         changes.append(Change("policy_arns", sorted(observed["policy_arns"]), sorted(spec.policy_arns)))
-    tags = observed.get("tags", {})
-    if any(tags.get(k) != v for k, v in params.owned_tags.items()):
-        shown = {k: tags.get(k) for k in params.owned_tags}
-        changes.append(Change("tags", shown, dict(params.owned_tags)))
-    return tuple(changes)
+    return (*changes, *tag_changes(params, observed.get("tags", {})))
 
 
 def diff_instance_role(params: Params, observed: dict[str, Any]) -> tuple[Change, ...]:
@@ -207,6 +203,7 @@ def _plan(clients: Clients, params: Params, spec: RoleSpec) -> tuple[Result, dic
     if observed is None:
         changes = (Change("role", None, spec.name),)
         return Result(spec.resource, spec.name, Action.CREATE, changes=changes), None
+    claim(params, spec.resource, spec.name, observed["arn"], observed["tags"])
     changes = diff_role(params, observed, spec)
     action = Action.UPDATE if changes else Action.UNCHANGED
     return Result(spec.resource, spec.name, action, arn=observed["arn"], changes=changes), observed
@@ -242,16 +239,22 @@ def _ensure(clients: Clients, params: Params, spec: RoleSpec) -> Result:
             for arn in sorted(set(observed["policy_arns"]) - set(spec.policy_arns)):
                 call(clients, "iam", "DetachRolePolicy", resource=resource, RoleName=spec.name, PolicyArn=arn)
         elif change.field == "tags":
-            call(clients, "iam", "TagRole", resource=resource, **build_tag_role_request(params, spec))
+            to_set, to_remove = diff_owned_tags(params, observed["tags"])
+            if to_set:
+                call(clients, "iam", "TagRole", resource=resource, **build_tag_role_request(spec, to_set))
+            if to_remove:
+                call(clients, "iam", "UntagRole", resource=resource, RoleName=spec.name, TagKeys=to_remove)
     log.info("updated role %s: %s", spec.name, ", ".join(planned.changed_fields))
     return Result(spec.resource, spec.name, Action.UPDATED, arn=planned.arn, changes=planned.changes)
 
 
-def _delete(clients: Clients, resource_kind: str, name: str) -> Result:
+def _delete(clients: Clients, params: Params, resource_kind: str, name: str) -> Result:
     resource = f"role {name}"
     observed = find_role(clients, name)
     if observed is None:
         return Result(resource_kind, name, Action.ABSENT)
+    if not is_owned(params, observed["tags"]):
+        return Result(resource_kind, name, Action.KEPT, arn=observed["arn"], detail=NOT_OWNED)
     try:
         for arn in observed["policy_arns"]:
             call(clients, "iam", "DetachRolePolicy", resource=resource, RoleName=name, PolicyArn=arn)
@@ -276,8 +279,9 @@ def ensure_instance_role(clients: Clients, params: Params) -> Result:
 
 
 def delete_instance_role(clients: Clients, params: Params) -> Result:
-    """Detach every managed policy, delete inline policies, then the role; ABSENT if it is gone."""
-    return _delete(clients, "instance_role", params.instance.role_name)
+    """Detach every managed policy, delete inline policies, then the role; ABSENT if it is gone, KEPT
+    (untouched) if it is not owned."""
+    return _delete(clients, params, "instance_role", params.instance.role_name)
 
 
 def ensure_access_role(clients: Clients, params: Params, role_name: str) -> Result:
@@ -287,4 +291,4 @@ def ensure_access_role(clients: Clients, params: Params, role_name: str) -> Resu
 
 def delete_access_role(clients: Clients, params: Params, role_name: str) -> Result:
     """Delete the ECR access role; ABSENT if it is gone."""
-    return _delete(clients, "access_role", role_name)
+    return _delete(clients, params, "access_role", role_name)

@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from runbook_lib.aws import call, paginate
@@ -38,8 +39,9 @@ from runbook_lib.errors import (
     ResourceNotFound,
     RunbookError,
 )
-from runbook_lib.params import OWNER_TAG, Params
-from runbook_lib.results import Action, Change, Result
+from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
+from runbook_lib.params import Params
+from runbook_lib.results import NOT_OWNED, Action, Change, Result
 from runbook_lib.waiters import GONE, Backoff, WaitSpec, wait_for
 
 log = logging.getLogger(__name__)
@@ -95,10 +97,6 @@ def delete_when_free(
 
 
 # ---------------------------------------------------------------- resolution
-
-
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
 
 def _require_network(params: Params) -> Any:
@@ -200,7 +198,9 @@ def build_create_security_group_request(params: Params, vpc_id: str) -> dict[str
         "GroupName": security_group_name(params),
         "Description": f"App Runner VPC connector egress for {params.name} (managed by runbook)",
         "VpcId": vpc_id,
-        "TagSpecifications": [{"ResourceType": "security-group", "Tags": _tags(security_group_tags(params))}],
+        "TagSpecifications": [
+            {"ResourceType": "security-group", "Tags": tag_list(security_group_tags(params))}
+        ],
     }
 
 
@@ -214,7 +214,7 @@ def build_allow_all_egress_request(group_id: str) -> dict[str, Any]:
 
 def build_tag_security_group_request(params: Params, group_id: str) -> dict[str, Any]:
     """CreateTags with the owned tags and Name."""
-    return {"Resources": [group_id], "Tags": _tags(security_group_tags(params))}
+    return {"Resources": [group_id], "Tags": tag_list(security_group_tags(params))}
 
 
 def security_group_arn(region: str, account_id: str, group_id: str) -> str:
@@ -248,10 +248,14 @@ def diff_security_group(params: Params, observed: dict[str, Any]) -> tuple[Chang
 def _owned_security_groups(
     clients: Clients, params: Params, vpc_id: str | None = None
 ) -> list[dict[str, Any]]:
-    filters = [
-        {"Name": "group-name", "Values": [security_group_name(params)]},
-        {"Name": f"tag:{OWNER_TAG}", "Values": [params.name]},
-    ]
+    return [g for g in _named_security_groups(clients, params, vpc_id) if is_owned(params, g["tags"])]
+
+
+def _named_security_groups(
+    clients: Clients, params: Params, vpc_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Every security group of the owned group's name (anyone's), in ``vpc_id`` if given."""
+    filters = [{"Name": "group-name", "Values": [security_group_name(params)]}]
     if vpc_id:
         filters.append({"Name": "vpc-id", "Values": [vpc_id]})
     groups = paginate(
@@ -301,7 +305,12 @@ def _sg_not_owned(params: Params) -> Result | None:
 
 def _plan_sg(clients: Clients, params: Params) -> tuple[Result, dict[str, Any] | None]:
     vpc_id = resolve_vpc_id(clients, params)
-    observed = find_security_group(clients, params, vpc_id=vpc_id)
+    named = _named_security_groups(clients, params, vpc_id)
+    observed = next((g for g in named if is_owned(params, g["tags"])), None)
+    if observed is None and named:  # the name is taken in this VPC: someone else's, unless adopted
+        foreign = named[0]
+        claim(params, "security_group", foreign["name"], foreign["arn"], foreign["tags"])
+        observed = foreign
     if observed is None:
         change = Change("security_group", None, f"{security_group_name(params)} in {vpc_id}")
         return _sg_result(params, Action.CREATE, changes=(change,), extra={"vpc_id": vpc_id}), None
@@ -377,8 +386,10 @@ def delete_security_group(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> Result:
     """Delete every owned security group of this name (any VPC), retrying DependencyViolation while
-    App Runner's ENIs linger; ABSENT if there is none. Groups given in the params are never touched."""
-    groups = _owned_security_groups(clients, params)
+    App Runner's ENIs linger; ABSENT if there is none, KEPT if the only ones of the name are someone
+    else's. Groups given in the params are never touched."""
+    named = _named_security_groups(clients, params)
+    groups = [g for g in named if is_owned(params, g["tags"])]
     deleted = [
         g["group_id"]
         for g in groups
@@ -399,6 +410,9 @@ def delete_security_group(
         )
     ]
     if not deleted:
+        foreign = [g["arn"] for g in named if g not in groups]
+        if foreign:
+            return _sg_result(params, Action.KEPT, arn=foreign[0], detail=NOT_OWNED)
         return _sg_result(params, Action.ABSENT)
     arn = next(g["arn"] for g in groups if g["group_id"] == deleted[0])
     return _sg_result(params, Action.DELETED, arn=arn, extra={"group_ids": deleted})
@@ -431,7 +445,7 @@ def build_create_vpc_connector_request(
         "VpcConnectorName": name or connector_base_name(params),
         "Subnets": sorted(network["subnet_ids"]),
         "SecurityGroups": sorted(network["security_group_ids"]),
-        "Tags": _tags(params.owned_tags),
+        "Tags": tag_list(params.owned_tags),
     }
 
 
@@ -449,7 +463,7 @@ def diff_vpc_connector(
 # ---------------------------------------------------------------- VPC connector: readers and senders
 
 
-def _connector(item: dict[str, Any], owned: bool) -> dict[str, Any]:
+def _connector(item: dict[str, Any], tags: dict[str, str], owned: bool) -> dict[str, Any]:
     created = item.get("CreatedAt")
     return {
         "name": item["VpcConnectorName"],
@@ -460,16 +474,19 @@ def _connector(item: dict[str, Any], owned: bool) -> dict[str, Any]:
         "security_groups": sorted(item.get("SecurityGroups", [])),
         "created_at": created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
         "owned": owned,
+        "tags": tags,
     }
 
 
-def _is_owned(clients: Clients, params: Params, arn: str) -> bool:
-    tags = call(clients, "apprunner", "ListTagsForResource", resource=f"vpc connector {arn}", ResourceArn=arn)
-    return any(t.get("Key") == OWNER_TAG and t.get("Value") == params.name for t in tags.get("Tags", []))
+def _connector_tags(clients: Clients, arn: str) -> dict[str, str]:
+    what = f"vpc connector {arn}"
+    found = call(clients, "apprunner", "ListTagsForResource", resource=what, ResourceArn=arn)
+    return tag_map(found.get("Tags"))
 
 
 def list_vpc_connectors(clients: Clients, params: Params) -> list[dict[str, Any]]:
-    """ACTIVE connectors of the name family, oldest first; replacement names only when owned."""
+    """ACTIVE connectors of the name family, oldest first, ``owned`` saying whose: the configured name
+    whoever owns it, replacement names only when owned."""
     base = connector_base_name(params)
     items = paginate(
         clients, "apprunner", "ListVpcConnectors", "VpcConnectors", resource=f"vpc connectors {base}"
@@ -480,9 +497,10 @@ def list_vpc_connectors(clients: Clients, params: Params) -> list[dict[str, Any]
             base, item["VpcConnectorName"]
         ):
             continue
-        owned = _is_owned(clients, params, item["VpcConnectorArn"])
+        tags = _connector_tags(clients, item["VpcConnectorArn"])
+        owned = is_owned(params, tags)
         if owned or item["VpcConnectorName"] == base:
-            found.append(_connector(item, owned))
+            found.append(_connector(item, tags, owned))
     return sorted(found, key=lambda c: (c["created_at"], c["name"]))
 
 
@@ -512,6 +530,9 @@ def _plan_connector(
     clients: Clients, params: Params, network: dict[str, Any]
 ) -> tuple[Result, list[dict[str, Any]], dict[str, Any] | None]:
     connectors = list_vpc_connectors(clients, params)
+    for connector in connectors:
+        if not connector["owned"]:  # NotOwned unless adopted
+            claim(params, "vpc_connector", connector["name"], connector["arn"], connector["tags"])
     current = _current(params, connectors, network)
     if current is None:
         desired = build_create_vpc_connector_request(params, network)
@@ -524,7 +545,12 @@ def _plan_connector(
     stale = [c["arn"] for c in connectors if c["arn"] != current["arn"]]
     if not changes:
         extra = {"stale_arns": stale} if stale else {}
-        result = _connector_result(params, Action.UNCHANGED, arn=current["arn"], extra=extra)
+        adopted = [c["name"] for c in connectors if not c["owned"]]
+        if adopted:
+            adopt = (Change("tags", f"{', '.join(adopted)} not tagged", dict(params.owned_tags)),)
+            result = _connector_result(params, Action.UPDATE, arn=current["arn"], changes=adopt, extra=extra)
+        else:
+            result = _connector_result(params, Action.UNCHANGED, arn=current["arn"], extra=extra)
         return result, connectors, current
     extra = {"old_arn": current["arn"]}
     return _connector_result(params, Action.REPLACE, changes=changes, extra=extra), connectors, current
@@ -558,6 +584,12 @@ def ensure_vpc_connector(
             aws_message=f"the owned security group {security_group_name(params)} does not exist",
         )
     planned, connectors, current = _plan_connector(clients, params, network)
+    for connector in connectors:
+        if not connector["owned"]:  # adopted (claim refused any other): tag it as owned
+            call(clients, "apprunner", "TagResource", resource=f"vpc connector {connector['name']}",
+                 ResourceArn=connector["arn"], Tags=tag_list(params.owned_tags))  # fmt: skip
+    if planned.action is Action.UPDATE:
+        return replace(planned, action=Action.UPDATED)
     if planned.action is Action.UNCHANGED:
         return planned
     name = base
@@ -603,10 +635,13 @@ def delete_vpc_connector(
 ) -> Result:
     """Delete connector ``arn``, or every owned ACTIVE connector of the name family; retries
     "being used by other services" with backoff up to ``timeout``; ABSENT if there is nothing to delete."""
+    foreign: list[str] = []
     if arn is not None:
         targets = [arn] if _still_active(clients, arn) else []
     else:
-        targets = [c["arn"] for c in list_vpc_connectors(clients, params) if c["owned"]]
+        family = list_vpc_connectors(clients, params)
+        targets = [c["arn"] for c in family if c["owned"]]
+        foreign = [c["arn"] for c in family if not c["owned"]]
     deleted = [
         target
         for target in targets
@@ -626,6 +661,8 @@ def delete_vpc_connector(
             on_progress=on_progress,
         )
     ]
+    if not deleted and foreign:
+        return _connector_result(params, Action.KEPT, arn=foreign[0], detail=NOT_OWNED)
     if not deleted:
         return _connector_result(params, Action.ABSENT, arn=arn)
     return _connector_result(params, Action.DELETED, arn=deleted[0], extra={"arns": deleted})

@@ -8,6 +8,7 @@ in a file is reported at once, each naming its field path, the bad value and wha
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -20,6 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from runbook_lib.errors import ParameterError, Problem
 
 OWNER_TAG = "runbook:name"
+MANAGED_TAG = "runbook:tags"  # the params' tag keys the runbook set, joined by "+" (runbook_lib.ownership)
+ADOPTABLE = ("connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service")
+ASC_NAME_MAX = 32
 SANDBOX_ACCOUNT = "123456789012"
 
 # APPRUNNER_BEHAVIOR.md 5.2: the API's two spellings, and the valid CPU -> memory pairs.
@@ -260,6 +264,14 @@ class NetworkParams(_Model):
     _name = field_validator("connector_name")(lambda v: check_api(v, "VpcConnectorName"))
 
 
+def autoscaling_name(name: str) -> str:
+    """The default auto scaling configuration name: ``name`` when it fits the API's 32 characters, else
+    its first 25 characters, ``-`` and 6 hex of its sha256, so two long names never share one."""
+    if len(name) <= ASC_NAME_MAX:
+        return name
+    return f"{name[:25].rstrip('-_')}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+
+
 class AutoscalingParams(_Model):
     """The auto scaling configuration, versioned by revision under one name."""
 
@@ -320,6 +332,7 @@ class Params(_Model):
     autoscaling: AutoscalingParams
     health_check: HealthCheckParams = Field(default_factory=HealthCheckParams)
     audit_dir: str = "runs"
+    adopt: list[Literal[ADOPTABLE]] = Field(default_factory=list)  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -332,7 +345,7 @@ class Params(_Model):
         for section, key, default in (
             ("instance", "role_name", f"{name}-instance"),
             ("network", "connector_name", name),
-            ("autoscaling", "name", name[:32]),
+            ("autoscaling", "name", autoscaling_name(name)),
         ):
             value = data.get(section, {} if section != "network" else None)
             if isinstance(value, dict) and key not in value:
@@ -363,8 +376,17 @@ class Params(_Model):
         for key, value in v.items():
             check_api(key, "TagKey")
             check_api(value, "TagValue")
-        if OWNER_TAG in v:
-            raise ValueError(f"{OWNER_TAG} is set by the runbook itself")
+        problems = []
+        reserved = sorted(k for k in v if k.startswith("runbook:"))
+        if reserved:
+            problems.append(f"{', '.join(reserved)}: runbook:* tags are set by the runbook itself")
+        joined = sorted(k for k in v if "+" in k)
+        if joined:
+            problems.append(f"{', '.join(joined)}: tag keys may not contain '+' ({MANAGED_TAG} uses it)")
+        if len("+".join(sorted(v))) > 256:
+            problems.append(f"the tag keys joined by '+' must fit in 256 characters ({MANAGED_TAG})")
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @model_validator(mode="after")
@@ -378,8 +400,10 @@ class Params(_Model):
 
     @property
     def owned_tags(self) -> dict[str, str]:
-        """The tags every owned resource carries: the params' plus runbook:name."""
-        return {**self.tags, OWNER_TAG: self.name}
+        """The tags every owned resource carries: the params', runbook:name, and (when the params have
+        tags) runbook:tags listing their keys, so that a key later removed from the params is removed."""
+        managed = {MANAGED_TAG: "+".join(sorted(self.tags))} if self.tags else {}
+        return {**self.tags, OWNER_TAG: self.name, **managed}
 
     @property
     def is_sandbox_account(self) -> bool:

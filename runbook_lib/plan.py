@@ -24,6 +24,7 @@ from runbook_lib.connection import (
     wait_for_handshake,
 )
 from runbook_lib.errors import InvalidState, ParameterError, Problem, ResourceNotFound
+from runbook_lib.ownership import Foreign, NotOwned, claim
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Result
 from runbook_lib.service import ServiceInputs, delete_service, ensure_service, find_service, plan_service
@@ -123,6 +124,7 @@ def _resolve_inputs(clients: Clients, params: Params, service: dict[str, Any] | 
     role = iam.find_instance_role(clients, params, policies=False)  # only its ARN is needed here
     if role is None:
         raise _missing("instance_role", f"instance role {params.instance.role_name}")
+    claim(params, "instance_role", role["name"], role["arn"], role["tags"])
     connector_arn = None
     if params.network is not None:
         net = network.resolve_network(clients, params)
@@ -184,25 +186,39 @@ def plan(clients: Clients, params: Params, *, only: str | None = None) -> Plan:
         return _plan(clients, params, steps)
 
 
+def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Result]) -> list[Result]:
+    if step == "connection":
+        return [plan_connection(clients, params)]
+    if step == "instance_role":
+        return [iam.plan_instance_role(clients, params)]
+    if step == "network":
+        return _plan_network(clients, params)
+    if step == "autoscaling":
+        in_use = _service_asc_arn(clients, params)
+        return [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)]
+    return [plan_service(clients, params, _planned_inputs(clients, params, done))]
+
+
 def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
+    """Every step planned; resources of the runbook's names that it does not own are gathered from all
+    steps and raised together (NotOwned) so that one run names them all."""
     check_account(clients, params)
     done: dict[str, Result] = {}
     ordered: list[Result] = []
+    foreign: dict[tuple[str, str], Foreign] = {}
     for step in steps:
-        if step == "connection":
-            results = [plan_connection(clients, params)]
-        elif step == "instance_role":
-            results = [iam.plan_instance_role(clients, params)]
-        elif step == "network":
-            results = _plan_network(clients, params)
-        elif step == "autoscaling":
-            in_use = _service_asc_arn(clients, params)
-            results = [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)]
-        else:
-            results = [plan_service(clients, params, _planned_inputs(clients, params, done))]
+        try:
+            results = _plan_step(clients, params, step, done)
+        except NotOwned as err:
+            foreign.update({(f.kind, f.name): f for f in err.foreign})
+            for f in err.foreign:  # later steps plan on with a stand-in, so they are checked too
+                done.setdefault(f.kind, Result(f.kind, f.name, Action.UPDATE, arn=f.arn))
+            continue
         for result in results:
             done[result.resource] = result
         ordered.extend(results)
+    if foreign:
+        raise NotOwned(params.name, list(foreign.values()))
     return Plan(ordered)
 
 
@@ -283,9 +299,16 @@ def apply(
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
 ) -> list[Result]:
-    """Carry out the plan in dependency order; one Result per resource touched (past tense)."""
+    """Carry out the plan in dependency order; one Result per resource touched (past tense).
+
+    Refuses before any mutating call when a resource of the runbook's names is not its own (NotOwned):
+    the whole run is planned first; a single step (``only``) checks its own resources before changing
+    anything.
+    """
     steps = _steps(only)
     check_account(clients, params)
+    if only in (None, "network"):  # steps of more than one resource
+        plan(clients, params, only=only)
     results: list[Result] = []
     old_connectors: list[str] = []
     asc_switched = False

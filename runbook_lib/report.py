@@ -60,7 +60,7 @@ def mapping_table(data: Mapping[str, Any]) -> Any:
 ACTION_COLOURS = {
     "CREATE": "#0969da", "CREATED": "#0969da", "UPDATE": "#9a6700", "UPDATED": "#9a6700",
     "REPLACE": "#bc4c00", "REPLACED": "#bc4c00", "DELETE": "#cf222e", "DELETED": "#cf222e",
-    "UNCHANGED": "#57606a", "ABSENT": "#57606a",
+    "UNCHANGED": "#57606a", "ABSENT": "#57606a", "KEPT": "#8250df",
 }  # fmt: skip
 
 

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+NOT_OWNED = "not owned by this environment (no runbook:name tag of it): left as it was"
+
 
 class Action(str, Enum):
     """What a step did (past tense) or would do (plan: present tense)."""
@@ -20,6 +22,7 @@ class Action(str, Enum):
     DELETED = "DELETED"
     UNCHANGED = "UNCHANGED"
     ABSENT = "ABSENT"
+    KEPT = "KEPT"  # teardown left it in place: not the runbook's (or still in use by others)
 
     def __str__(self) -> str:
         return self.value

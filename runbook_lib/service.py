@@ -1,9 +1,11 @@
 """The App Runner service: pure request builders and diff, the L5 state machine, verify and delete.
 
 Success of a create or update is decided by its operation (ListOperations), not by the service status:
-a rolled-back update leaves the service RUNNING but is reported as a WaitFailed naming the operation
-(APPRUNNER_BEHAVIOR.md L3, pitfall 7). UpdateService always carries the full source configuration (L7);
-tags are reconciled with Tag/UntagResource (L8); a fresh instance role is retried (L9).
+a rolled-back update leaves the service RUNNING but is reported as a WaitFailed naming the operation.
+UpdateService carries only the members whose fields changed (``BLOCK_OF``); the service is the
+runbook's only when tagged ``runbook:name`` (``runbook_lib.ownership``); the tags it manages are
+reconciled with Tag/UntagResource and others' tags stay; a fresh instance role is retried (IAM
+propagation).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from typing import Any
 
 from runbook_lib.aws import call, console_url, paginate
 from runbook_lib.clients import Clients
-from runbook_lib.connection import tag_list
 from runbook_lib.errors import InvalidRequest, InvalidState, ResourceConflict, ResourceNotFound, WaitFailed
+from runbook_lib.ownership import claim, diff_owned_tags, is_owned, tag_changes, tag_list, tag_map
 from runbook_lib.params import CPU_UNITS, MEMORY_UNITS, Params
-from runbook_lib.results import Action, Change, Result, diff_fields
+from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
 from runbook_lib.waiters import (
     DEFAULT_TIMEOUT_S,
     Backoff,
@@ -128,9 +130,32 @@ def build_create_service_request(params: Params, inputs: ServiceInputs) -> dict[
     }
 
 
-def build_update_service_request(params: Params, inputs: ServiceInputs, service_arn: str) -> dict[str, Any]:
-    """UpdateService payload (pure): the full configuration, never tags or name."""
-    return {"ServiceArn": service_arn, **_configuration(params, inputs)}
+# which UpdateService member carries each diffed field (prefix match; see docs/reliability.md)
+BLOCK_OF = {
+    "source.": "SourceConfiguration", "connection_arn": "SourceConfiguration",
+    "instance.": "InstanceConfiguration", "health_check.": "HealthCheckConfiguration",
+    "network.": "NetworkConfiguration", "public": "NetworkConfiguration",
+    "ip_address_type": "NetworkConfiguration", "autoscaling_configuration": "AutoScalingConfigurationArn",
+}  # fmt: skip
+
+
+def blocks_of(fields: Iterable[str]) -> set[str]:
+    """The UpdateService members that carry these changed fields."""
+    return {block for field in fields for prefix, block in BLOCK_OF.items() if field.startswith(prefix)}
+
+
+def build_update_service_request(
+    params: Params, inputs: ServiceInputs, service_arn: str, changed: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """UpdateService payload (pure), never tags or name: only the members whose fields are in
+    ``changed`` (as Terraform's service resource sends only changed blocks), or all when None.
+
+    Resending an unchanged SourceConfiguration can make App Runner rebuild from the branch head."""
+    configuration = _configuration(params, inputs)
+    if changed is not None:
+        wanted = blocks_of(changed)
+        configuration = {k: v for k, v in configuration.items() if k in wanted}
+    return {"ServiceArn": service_arn, **configuration}
 
 
 # ------------------------------------------------------------------------------------------ diff
@@ -239,13 +264,6 @@ def diff_service(params: Params, inputs: ServiceInputs, observed: dict[str, Any]
     return diff_fields(desired_fields(params, inputs), observed["fields"])
 
 
-def diff_tags(desired: dict[str, str], observed: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """(tags to set, keys to remove); ``aws:`` tags belong to AWS and are never removed."""
-    to_set = {k: v for k, v in desired.items() if observed.get(k) != v}
-    to_remove = sorted(k for k in observed if k not in desired and not k.startswith("aws:"))
-    return to_set, to_remove
-
-
 # ------------------------------------------------------------------------------------------ reads
 
 
@@ -297,7 +315,15 @@ def describe_service(clients: Clients, params: Params, arn: str, *, url: str = "
 def observed_tags(clients: Clients, params: Params, arn: str) -> dict[str, str]:
     """The resource's tags as a mapping."""
     found = call(clients, "apprunner", "ListTagsForResource", resource=_res(params), ResourceArn=arn)
-    return {t["Key"]: t.get("Value", "") for t in found.get("Tags", [])}
+    return tag_map(found.get("Tags"))
+
+
+def claimed_tags(clients: Clients, params: Params, observed: dict[str, Any]) -> dict[str, str]:
+    """The found service's tags, after checking it is the runbook's (NotOwned otherwise)."""
+    tags = observed_tags(clients, params, observed["arn"])
+    claim(params, RESOURCE, params.name, observed["arn"], tags)
+    return tags
+
 
 
 def _refuse_source_type(params: Params, observed: dict[str, Any]) -> None:
@@ -340,13 +366,11 @@ def plan_service(clients: Clients, params: Params, inputs: ServiceInputs) -> Res
     if observed is None:
         return _result(params, Action.CREATE, None)
     status = observed["status"]
+    tags = claimed_tags(clients, params, observed)
     if status in ("CREATE_FAILED", "DELETE_FAILED"):
         return _result(params, Action.REPLACE, observed, detail=f"{status}: delete and re-create")
     _refuse_source_type(params, observed)
-    changes = diff_service(params, inputs, observed)
-    to_set, to_remove = diff_tags(params.owned_tags, observed_tags(clients, params, observed["arn"]))
-    if to_set or to_remove:
-        changes += (Change("tags", sorted(to_remove) or None, to_set or None),)
+    changes = diff_service(params, inputs, observed) + tag_changes(params, tags)
     if status == "PAUSED":
         changes = (Change("status", "PAUSED", "RUNNING"), *changes)
     detail = (
@@ -421,9 +445,11 @@ def _delete_and_wait(clients: Clients, params: Params, observed: dict[str, Any],
     raise WaitFailed(spec.failure_hint, what=spec.what, last="DELETE_FAILED", service_arn=arn)
 
 
-def _reconcile_tags(clients: Clients, params: Params, arn: str) -> tuple[Change, ...]:
-    observed = observed_tags(clients, params, arn)
-    to_set, to_remove = diff_tags(params.owned_tags, observed)
+def _reconcile_tags(
+    clients: Clients, params: Params, arn: str, observed: dict[str, str]
+) -> tuple[Change, ...]:
+    """Set and remove the tags the runbook manages (``observed``: the tags as read); others stay."""
+    to_set, to_remove = diff_owned_tags(params, observed)
     if to_set:
         call(
             clients, "apprunner", "TagResource", resource=_res(params), ResourceArn=arn, Tags=tag_list(to_set)
@@ -458,9 +484,12 @@ def ensure_service(
     w = _Waits(sleep, clock, on_progress, timeout)
     replaced = False
     prior: tuple[Change, ...] = ()
+    tags: dict[str, str] | None = None  # read (and ownership checked) once, before the first change
     for round_ in range(MAX_ROUNDS):
         observed = found if round_ == 0 and found is not LOOK_UP else find_service(clients, params)
         status = observed["status"] if observed else None
+        if observed is not None and tags is None:
+            tags = claimed_tags(clients, params, observed)
         if observed is None:
             made = _create(clients, params, inputs, w)
             arn = made["Service"]["ServiceArn"]
@@ -474,7 +503,7 @@ def ensure_service(
         elif status in ("CREATE_FAILED", "DELETE_FAILED"):
             log.info("service %s is %s: deleting it to re-create it", params.name, status)
             _delete_and_wait(clients, params, observed, w)
-            replaced = True
+            replaced, tags = True, None
             prior = (Change("status", status, "RUNNING"),)
         elif status == "PAUSED":
             made = _busy_call(clients, params, "ResumeService", observed["arn"], w)
@@ -485,12 +514,14 @@ def ensure_service(
             changes = diff_service(params, inputs, observed)
             op_id = None
             if changes:
-                request = build_update_service_request(params, inputs, observed["arn"])
+                request = build_update_service_request(
+                    params, inputs, observed["arn"], changed=[c.field for c in changes]
+                )
                 request.pop("ServiceArn")
                 made = _busy_call(clients, params, "UpdateService", observed["arn"], w, **request)
                 op_id = made.get("OperationId")
                 _operation(clients, params, observed["arn"], op_id, "UPDATE_SERVICE", w)
-            changes = prior + changes + _reconcile_tags(clients, params, observed["arn"])
+            changes = prior + changes + _reconcile_tags(clients, params, observed["arn"], tags or {})
             final = (find_service(clients, params) or observed) if op_id else observed
             action = Action.UPDATED if changes else Action.UNCHANGED
             extra = {"operation_id": op_id} if op_id else {}
@@ -512,10 +543,13 @@ def delete_service(
     clock: Clock = time.monotonic,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Result:
-    """Delete the service and wait for DELETED/404; ABSENT when there is none (L10)."""
+    """Delete the service and wait for DELETED/404; ABSENT when there is none (L10), KEPT when it is not
+    the runbook's."""
     observed = find_service(clients, params)
     if observed is None:
         return _result(params, Action.ABSENT, None)
+    if not is_owned(params, observed_tags(clients, params, observed["arn"])):
+        return _result(params, Action.KEPT, observed, detail=NOT_OWNED)
     w = _Waits(sleep, clock, on_progress, timeout)
     _delete_and_wait(clients, params, observed, w)
     return _result(

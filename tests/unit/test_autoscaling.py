@@ -11,11 +11,18 @@ from unit_helpers import ACCOUNT, demo_params
 
 from runbook_lib import autoscaling
 from runbook_lib.errors import QuotaExceeded
-from runbook_lib.results import Action
+from runbook_lib.ownership import NotOwned
+from runbook_lib.results import NOT_OWNED, Action
 
 NAME_ARN = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:autoscalingconfiguration/demo-app"
 LIST_ARGS = {"AutoScalingConfigurationName": "demo-app", "LatestOnly": False}
-TAGS = [{"Key": "runbook:name", "Value": "demo-app"}, {"Key": "team", "Value": "platform"}]
+TAGS = [
+    {"Key": "runbook:name", "Value": "demo-app"},
+    {"Key": "runbook:tags", "Value": "team"},
+    {"Key": "team", "Value": "platform"},
+]
+FOREIGN = [{"Key": "runbook:name", "Value": "other-app"}]
+SERVICE = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:service/other/0123"
 
 
 def make_params(**overrides):
@@ -57,8 +64,11 @@ def config(revision: int, settings: tuple[int, int, int] = (50, 1, 5), *, used: 
     }
 
 
-def observe(stub: Stubber, *revisions: dict, inactive: tuple[int, ...] = ()) -> None:
-    """ListAutoScalingConfigurations (plus INACTIVE entries that must be ignored), then one Describe each."""
+def observe(
+    stub: Stubber, *revisions: dict, inactive: tuple[int, ...] = (), tags: dict[int, list] | None = None
+) -> None:
+    """ListAutoScalingConfigurations (plus INACTIVE entries that must be ignored), then one Describe and
+    one ListTagsForResource each (owned unless ``tags`` gives a revision others)."""
     items = [
         summary(r["AutoScalingConfigurationRevision"], used=r["HasAssociatedService"]) for r in revisions
     ]
@@ -72,6 +82,21 @@ def observe(stub: Stubber, *revisions: dict, inactive: tuple[int, ...] = ()) -> 
             {"AutoScalingConfiguration": revision},
             {"AutoScalingConfigurationArn": revision["AutoScalingConfigurationArn"]},
         )
+        number = revision["AutoScalingConfigurationRevision"]
+        stub.add_response(
+            "list_tags_for_resource",
+            {"Tags": (tags or {}).get(number, TAGS)},
+            {"ResourceArn": revision["AutoScalingConfigurationArn"]},
+        )
+
+
+def expect_used_by(stub: Stubber, revision: int, *services: str) -> None:
+    """ListServicesForAutoScalingConfiguration: which services use the revision."""
+    stub.add_response(
+        "list_services_for_auto_scaling_configuration",
+        {"ServiceArnList": list(services)},
+        {"AutoScalingConfigurationArn": arn(revision)},
+    )
 
 
 def expect_create(stub: Stubber, revision: int) -> None:
@@ -111,9 +136,10 @@ def test_create_request_snapshot(clients) -> None:
     validate_parameters(request, operation.input_shape)
 
 
-def test_delete_all_request_uses_the_name_arn(clients) -> None:
+def test_name_arn_and_revision_delete_request(clients) -> None:
+    """Teardown deletes revision by revision (never DeleteAllRevisions); the name ARN names the result."""
     assert autoscaling.name_arn(arn(3)) == NAME_ARN
-    request = {"AutoScalingConfigurationArn": NAME_ARN, "DeleteAllRevisions": True}
+    request = {"AutoScalingConfigurationArn": arn(3)}
     operation = clients.apprunner.meta.service_model.operation_model("DeleteAutoScalingConfiguration")
     validate_parameters(request, operation.input_shape)
 
@@ -176,11 +202,35 @@ def test_ensure_creates_new_revision_on_change(clients, stub) -> None:
 def test_quota_deletes_oldest_unused_first(clients, stub) -> None:
     old = (100, 1, 25)
     observe(stub, config(1, old, used=True), config(2, old), config(3, old), config(4, old), config(5, old))
+    expect_used_by(stub, 2)  # checked with ListServicesForAutoScalingConfiguration before deleting
     expect_delete(stub, 2)
     expect_create(stub, 6)
     result = autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(1))
     assert (result.action, result.extra) == (Action.UPDATED, {"revision": 6, "deleted_arns": [arn(2)]})
     assert mutating(clients) == ["DeleteAutoScalingConfiguration", "CreateAutoScalingConfiguration"]
+
+
+def test_quota_never_evicts_a_revision_of_someone_else(clients, stub) -> None:
+    """A foreign revision stops ensure before any change (NotOwned), and is never an eviction candidate."""
+    old = (100, 1, 25)
+    observe(stub, *(config(n, old) for n in range(1, 6)), tags={2: FOREIGN})
+    with pytest.raises(NotOwned, match="autoscaling demo-app revision 2"):
+        autoscaling.ensure_autoscaling(clients, make_params())
+    assert mutating(clients) == []
+    revisions = [{**autoscaling._revision(config(n, old)), "owned": n != 2} for n in range(1, 6)]
+    decision = autoscaling.decide_autoscaling(make_params(), revisions)
+    assert [r["revision"] for r in decision.evict] == [1]
+
+
+def test_quota_eviction_candidate_found_in_use_is_neither_deleted_nor_reported(clients, stub) -> None:
+    """HasAssociatedService said unused, ListServicesForAutoScalingConfiguration says used: no delete, and
+    no CreateAutoScalingConfiguration doomed to exceed the quota."""
+    old = (100, 1, 25)
+    observe(stub, config(1, old, used=True), *(config(n, old, used=n != 2) for n in range(2, 6)))
+    expect_used_by(stub, 2, SERVICE)
+    with pytest.raises(QuotaExceeded):
+        autoscaling.ensure_autoscaling(clients, make_params(), in_use_arn=arn(1))
+    assert mutating(clients) == []
 
 
 def test_quota_with_every_revision_in_use(clients, stub) -> None:
@@ -212,18 +262,64 @@ def test_plan_reads_only(clients, stub) -> None:
     assert mutating(clients) == []
 
 
-def test_delete_all_revisions(clients, stub) -> None:
-    items = [summary(1), summary(2), summary(3, status="INACTIVE")]
-    stub.add_response(
-        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items}, LIST_ARGS
-    )
-    stub.add_response(
-        "delete_auto_scaling_configuration",
-        {"AutoScalingConfiguration": {**config(2), "Status": "inactive"}},
-        {"AutoScalingConfigurationArn": NAME_ARN, "DeleteAllRevisions": True},
-    )
+def test_plan_and_ensure_refuse_a_foreign_revision(clients, stub) -> None:
+    observe(stub, config(1), config(2), tags={1: FOREIGN})
+    with pytest.raises(NotOwned) as err:
+        autoscaling.plan_autoscaling(clients, make_params())
+    assert "owned by environment 'other-app'" in str(err.value)
+    observe(stub, config(1), tags={1: []})
+    with pytest.raises(NotOwned, match="without the runbook:name tag"):
+        autoscaling.ensure_autoscaling(clients, make_params())
+    assert mutating(clients) == []
+
+
+def test_adopting_tags_the_revisions(clients, stub) -> None:
+    params = make_params(adopt=["autoscaling"])
+    observe(stub, config(1), tags={1: []})
+    planned = autoscaling.plan_autoscaling(clients, params)
+    assert (planned.action, planned.changed_fields, planned.arn) == (Action.UPDATE, ["tags"], arn(1))
+    observe(stub, config(1), tags={1: []})
+    stub.add_response("tag_resource", {}, {"ResourceArn": arn(1), "Tags": TAGS})
+    result = autoscaling.ensure_autoscaling(clients, params)
+    assert result.arn == arn(1)  # reused as is, only tagged
+    assert mutating(clients) == ["TagResource"]
+
+
+def test_delete_revision_by_revision(clients, stub) -> None:
+    observe(stub, config(1), config(2), inactive=(3,))
+    expect_used_by(stub, 1)
+    expect_delete(stub, 1)
+    expect_used_by(stub, 2)
+    expect_delete(stub, 2)
     result = autoscaling.delete_autoscaling(clients, make_params())
-    assert (result.action, result.arn, result.extra) == (Action.DELETED, NAME_ARN, {"revisions": [1, 2]})
+    assert (result.action, result.arn, result.extra, result.detail) == (
+        Action.DELETED,
+        NAME_ARN,
+        {"revisions": [1, 2]},
+        "",
+    )
+    deletes = [c for c in clients.calls if c.operation == "DeleteAutoScalingConfiguration"]
+    assert len(deletes) == 2  # one per revision, never DeleteAllRevisions on the name
+
+
+def test_delete_keeps_foreign_used_and_default_revisions(clients, stub) -> None:
+    default = {**config(3), "IsDefault": True}
+    observe(stub, config(1), config(2), default, config(4), tags={1: FOREIGN})
+    expect_used_by(stub, 2, SERVICE)
+    expect_used_by(stub, 4)
+    expect_delete(stub, 4)
+    result = autoscaling.delete_autoscaling(clients, make_params())
+    assert (result.action, result.arn, result.extra) == (Action.DELETED, NAME_ARN, {"revisions": [4]})
+    assert f"kept revision 1: {NOT_OWNED}" in result.detail
+    assert f"kept revision 2: used by {SERVICE}" in result.detail
+    assert "kept revision 3: the account default" in result.detail
+    # nothing left that may go: KEPT, untouched
+    observe(stub, config(1), config(2), tags={1: FOREIGN})
+    expect_used_by(stub, 2, SERVICE)
+    kept = autoscaling.delete_autoscaling(clients, make_params())
+    assert (kept.action, kept.extra) == (Action.KEPT, {})
+    assert "revision 1" in kept.detail and "revision 2" in kept.detail
+    assert mutating(clients) == ["DeleteAutoScalingConfiguration"]
 
 
 def test_delete_absent(clients, stub) -> None:
@@ -235,14 +331,13 @@ def test_delete_absent(clients, stub) -> None:
 
 
 def test_prune_keeps_the_given_and_used_revisions(clients, stub) -> None:
-    items = [summary(1), summary(2, used=True), summary(3)]
-    stub.add_response(
-        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items}, LIST_ARGS
-    )
+    observe(stub, config(1), config(2, used=True), config(3), config(4), tags={4: FOREIGN})
+    expect_used_by(stub, 1)
     expect_delete(stub, 1)
+    expect_used_by(stub, 2, SERVICE)
     result = autoscaling.prune_autoscaling(clients, make_params(), arn(3))
     assert (result.action, result.arn, result.extra) == (Action.DELETED, arn(3), {"deleted_arns": [arn(1)]})
-    stub.add_response(
-        "list_auto_scaling_configurations", {"AutoScalingConfigurationSummaryList": items[1:]}, LIST_ARGS
-    )
+    observe(stub, config(2, used=True), config(3))
+    expect_used_by(stub, 2, SERVICE)
     assert autoscaling.prune_autoscaling(clients, make_params(), arn(3)).action is Action.UNCHANGED
+    assert mutating(clients) == ["DeleteAutoScalingConfiguration"]

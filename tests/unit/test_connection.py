@@ -19,12 +19,18 @@ from runbook_lib.connection import (
 )
 from runbook_lib.errors import ResourceConflict, ResourceNotFound, WaitFailed, WaitTimeout
 from runbook_lib.params import load_params
-from runbook_lib.results import Action
+from runbook_lib.results import NOT_OWNED, Action
 
 PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
 ARN = "arn:aws:apprunner:us-east-1:123456789012:connection/github-demo/" + "c" * 32
 CONSOLE = "https://us-east-1.console.aws.amazon.com/apprunner/home?region=us-east-1#/connections"
 LIST = {"ConnectionName": "github-demo"}
+OWNED = [
+    {"Key": "env", "Value": "sandbox"},
+    {"Key": "runbook:name", "Value": "demo-go-app"},
+    {"Key": "runbook:tags", "Value": "env+team"},
+    {"Key": "team", "Value": "platform"},
+]
 
 
 @pytest.fixture
@@ -58,11 +64,7 @@ def test_build_request_snapshot_and_model(params) -> None:
     assert request == {
         "ConnectionName": "github-demo",
         "ProviderType": "GITHUB",
-        "Tags": [
-            {"Key": "env", "Value": "sandbox"},
-            {"Key": "runbook:name", "Value": "demo-go-app"},
-            {"Key": "team", "Value": "platform"},
-        ],
+        "Tags": OWNED,
     }
     model = botocore.session.get_session().get_service_model("apprunner")
     validate_parameters(request, model.operation_model("CreateConnection").input_shape)
@@ -142,8 +144,36 @@ def test_handshake_error_and_absent(clients, stub, params, fake_time) -> None:
         wait_for_handshake(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
 
 
+def test_ensure_reuses_a_foreign_connection_and_adoption_tags_it(clients, stub, params) -> None:
+    """The connection is reused by name whoever owns it; adopting it tags it as owned."""
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    assert ensure_connection(clients, params).action is Action.UNCHANGED  # no ownership read needed
+    adopting = params.model_copy(update={"adopt": ["connection"]})
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    stub.add_response(
+        "list_tags_for_resource", {"Tags": [{"Key": "owner", "Value": "x"}]}, {"ResourceArn": ARN}
+    )
+    stub.add_response("tag_resource", {}, {"ResourceArn": ARN, "Tags": OWNED})
+    result = ensure_connection(clients, adopting)
+    assert (result.action, result.changed_fields) == (Action.UPDATED, ["tags"])
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    stub.add_response("list_tags_for_resource", {"Tags": OWNED}, {"ResourceArn": ARN})
+    assert ensure_connection(clients, adopting).action is Action.UNCHANGED
+    assert [c.operation for c in clients.calls if c.mutating] == ["TagResource"]
+
+
+def test_delete_keeps_a_foreign_connection(clients, stub, params) -> None:
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    foreign = [{"Key": "runbook:name", "Value": "other-app"}]
+    stub.add_response("list_tags_for_resource", {"Tags": foreign}, {"ResourceArn": ARN})
+    result = delete_connection(clients, params)
+    assert (result.action, result.arn, result.detail) == (Action.KEPT, ARN, NOT_OWNED)
+    assert not any(c.mutating for c in clients.calls)
+
+
 def test_delete_and_delete_again(clients, stub, params) -> None:
     stub.add_response("list_connections", listing("AVAILABLE"), LIST)
+    stub.add_response("list_tags_for_resource", {"Tags": OWNED}, {"ResourceArn": ARN})
     deleted = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "Status": "DELETED"}
     stub.add_response("delete_connection", {"Connection": deleted}, {"ConnectionArn": ARN})
     assert delete_connection(clients, params).action is Action.DELETED

@@ -14,13 +14,19 @@ from unit_helpers import ACCOUNT, demo_params
 
 from runbook_lib import iam
 from runbook_lib.clients import make_clients
-from runbook_lib.results import Action
+from runbook_lib.ownership import NotOwned
+from runbook_lib.results import NOT_OWNED, Action
 
 ROLE = "demo-app-instance"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
 S3_READ = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 SQS_READ = "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"
-TAGS = [{"Key": "runbook:name", "Value": "demo-app"}, {"Key": "team", "Value": "platform"}]
+TAGS = [
+    {"Key": "runbook:name", "Value": "demo-app"},
+    {"Key": "runbook:tags", "Value": "team"},
+    {"Key": "team", "Value": "platform"},
+]
+FOREIGN = [{"Key": "runbook:name", "Value": "other-app"}, {"Key": "team", "Value": "platform"}]
 TRUST_JSON = (
     '{"Statement": [{"Action": "sts:AssumeRole", "Effect": "Allow", '
     '"Principal": {"Service": "tasks.apprunner.amazonaws.com"}}], "Version": "2012-10-17"}'
@@ -101,9 +107,11 @@ def test_update_trust_and_tag_requests_snapshot(clients) -> None:
     update = iam.build_update_trust_request(spec)
     assert update == {"RoleName": ROLE, "PolicyDocument": TRUST_JSON}
     validate(clients.iam, "UpdateAssumeRolePolicy", update)
-    tag = iam.build_tag_role_request(params, spec)
+    tag = iam.build_tag_role_request(spec, params.owned_tags)
     assert tag == {"RoleName": ROLE, "Tags": TAGS}
     validate(clients.iam, "TagRole", tag)
+    only_differing = iam.build_tag_role_request(spec, {"team": "platform"})
+    assert only_differing == {"RoleName": ROLE, "Tags": [{"Key": "team", "Value": "platform"}]}
 
 
 def test_policy_documents_compare_as_parsed_json() -> None:
@@ -136,9 +144,9 @@ def test_diff_role_fields() -> None:
     in_sync = {
         "trust_policy": json.loads(TRUST_JSON),
         "policy_arns": [S3_READ],
-        "tags": {"runbook:name": "demo-app", "team": "platform", "x": "y"},
+        "tags": {"runbook:name": "demo-app", "runbook:tags": "team", "team": "platform", "x": "y"},
     }
-    assert iam.diff_instance_role(params, in_sync) == ()
+    assert iam.diff_instance_role(params, in_sync) == ()  # others' keys (x) are no change
 
 
 # ---------------------------------------------------------------- decisions over stubbed IAM
@@ -182,9 +190,63 @@ def test_ensure_attaches_and_detaches_policies(clients, stub) -> None:
 
 
 def test_ensure_restores_owned_tags(clients, stub) -> None:
-    observe(stub, S3_READ, tags=[{"Key": "team", "Value": "other"}])
-    stub.add_response("tag_role", {}, {"RoleName": ROLE, "Tags": TAGS})
+    """TagRole sets only the differing managed tags, UntagRole removes managed keys gone from the params,
+    and keys set by others (CostCenter) stay."""
+    drifted = [
+        {"Key": "runbook:name", "Value": "demo-app"},
+        {"Key": "runbook:tags", "Value": "env+team"},
+        {"Key": "env", "Value": "dev"},
+        {"Key": "team", "Value": "other"},
+        {"Key": "CostCenter", "Value": "42"},
+    ]
+    observe(stub, S3_READ, tags=drifted)
+    stub.add_response(
+        "tag_role",
+        {},
+        {
+            "RoleName": ROLE,
+            "Tags": [{"Key": "runbook:tags", "Value": "team"}, {"Key": "team", "Value": "platform"}],
+        },
+    )
+    stub.add_response("untag_role", {}, {"RoleName": ROLE, "TagKeys": ["env"]})
     assert iam.ensure_instance_role(clients, make_params()).changed_fields == ["tags"]
+    assert mutating(clients) == ["TagRole", "UntagRole"]
+
+
+def test_foreign_tags_alone_are_no_change(clients, stub) -> None:
+    observe(stub, S3_READ, tags=[*TAGS, {"Key": "CostCenter", "Value": "42"}])
+    assert iam.ensure_instance_role(clients, make_params()).action is Action.UNCHANGED
+    assert mutating(clients) == []
+
+
+def test_a_foreign_role_of_the_name_is_refused(clients, stub) -> None:
+    observe(stub, S3_READ, tags=FOREIGN)
+    with pytest.raises(NotOwned) as err:
+        iam.plan_instance_role(clients, make_params())
+    assert ROLE_ARN in str(err.value) and "owned by environment 'other-app'" in str(err.value)
+    observe(stub, S3_READ, tags=[])
+    with pytest.raises(NotOwned, match="without the runbook:name tag"):
+        iam.ensure_instance_role(clients, make_params())
+    assert mutating(clients) == []
+
+
+def test_adopting_a_role_tags_it(clients, stub) -> None:
+    params = make_params(adopt=["instance_role"])
+    observe(stub, S3_READ, tags=[{"Key": "CostCenter", "Value": "42"}])
+    planned = iam.plan_instance_role(clients, params)
+    assert (planned.action, planned.changed_fields) == (Action.UPDATE, ["tags"])
+    observe(stub, S3_READ, tags=[{"Key": "CostCenter", "Value": "42"}])
+    stub.add_response("tag_role", {}, {"RoleName": ROLE, "Tags": TAGS})
+    result = iam.ensure_instance_role(clients, params)
+    assert (result.action, result.changed_fields) == (Action.UPDATED, ["tags"])
+    assert mutating(clients) == ["TagRole"]
+
+
+def test_delete_keeps_a_foreign_role(clients, stub) -> None:
+    observe(stub, S3_READ, tags=FOREIGN)
+    result = iam.delete_instance_role(clients, make_params())
+    assert (result.action, result.arn, result.detail) == (Action.KEPT, ROLE_ARN, NOT_OWNED)
+    assert mutating(clients) == []
 
 
 def test_plan_reads_only(clients, stub) -> None:

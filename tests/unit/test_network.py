@@ -13,19 +13,23 @@ from unit_helpers import ACCOUNT, FakeTime, demo_params
 from runbook_lib import network
 from runbook_lib.clients import make_clients
 from runbook_lib.errors import InvalidRequest, InvalidState, ParameterError, WaitTimeout
+from runbook_lib.ownership import NotOwned
 from runbook_lib.results import Action
 
 VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0000000000000000a", "subnet-0000000000000000b"]
 SG = "sg-0123456789abcdef0"
 SG_NAME = "demo-app-apprunner-egress"
-OWNED = [{"Key": "runbook:name", "Value": "demo-app"}, {"Key": "team", "Value": "platform"}]
+OWNED = [
+    {"Key": "runbook:name", "Value": "demo-app"},
+    {"Key": "runbook:tags", "Value": "team"},
+    {"Key": "team", "Value": "platform"},
+]
+FOREIGN = [{"Key": "runbook:name", "Value": "other-app"}]
 SG_TAGS = [{"Key": "Name", "Value": SG_NAME}, *OWNED]
 CONNECTOR_ARN = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:vpcconnector/demo-app/1/{'a' * 32}"
-SG_FILTERS = [
-    {"Name": "group-name", "Values": [SG_NAME]},
-    {"Name": "tag:runbook:name", "Values": ["demo-app"]},
-]
+# looked up by name only: whose it is is decided from the returned Tags
+SG_FILTERS = [{"Name": "group-name", "Values": [SG_NAME]}]
 
 
 def make_params(**overrides):
@@ -243,6 +247,40 @@ def test_plan_security_group_reads_only(clients, ec2) -> None:
     assert mutating(clients) == []
 
 
+def test_a_foreign_group_of_the_name_in_the_vpc_is_refused(clients, ec2) -> None:
+    observe_default_vpc(ec2)  # DescribeVpcs is memoized for the clients' life (STABLE)
+    observe_sg(ec2, group(tags=[{"Key": "Name", "Value": SG_NAME}, *FOREIGN]))
+    with pytest.raises(NotOwned) as err:
+        network.plan_security_group(clients, make_params())
+    assert "security_group" in str(err.value) and SG in str(err.value)
+    observe_sg(ec2, group(tags=[]))
+    with pytest.raises(NotOwned, match="without the runbook:name tag"):
+        network.ensure_security_group(clients, make_params())
+    assert mutating(clients) == []
+
+
+def test_adopting_the_group_tags_it(clients, ec2) -> None:
+    params = make_params(adopt=["security_group"])
+    observe_default_vpc(ec2)
+    observe_sg(ec2, group(tags=[{"Key": "CostCenter", "Value": "42"}]))
+    ec2.add_response("create_tags", {}, network.build_tag_security_group_request(params, SG))
+    result = network.ensure_security_group(clients, params)
+    assert (result.action, result.changed_fields, result.extra["group_id"]) == (Action.UPDATED, ["tags"], SG)
+    assert mutating(clients) == ["CreateTags"]
+
+
+def test_delete_leaves_a_foreign_group_alone(clients, ec2) -> None:
+    observe_sg(ec2, group(tags=FOREIGN), vpc=None)
+    result = network.delete_security_group(clients, make_params())
+    assert result.action in (Action.ABSENT, Action.KEPT)
+    assert mutating(clients) == []
+
+
+def test_delete_reports_a_foreign_group_kept(clients, ec2) -> None:
+    observe_sg(ec2, group(tags=FOREIGN), vpc=None)
+    assert network.delete_security_group(clients, make_params()).action is Action.KEPT
+
+
 def test_given_groups_or_no_network_own_nothing(clients, ec2) -> None:
     given = make_params(**{"network.security_group_ids": [SG]})
     result = network.ensure_security_group(clients, given)
@@ -304,11 +342,13 @@ def connector(name="demo-app", subnets=SUBNETS, groups=(SG,), status="ACTIVE", s
     }
 
 
-def observe_connectors(apprunner: Stubber, *items: dict, owned: bool = True) -> None:
+def observe_connectors(
+    apprunner: Stubber, *items: dict, owned: bool = True, tags: list | None = None
+) -> None:
     apprunner.add_response("list_vpc_connectors", {"VpcConnectors": list(items)}, {})
     for item in items:
         if item["Status"] == "ACTIVE" and network.in_connector_family("demo-app", item["VpcConnectorName"]):
-            tags = OWNED if owned else []
+            tags = tags if tags is not None else OWNED if owned else []
             apprunner.add_response(
                 "list_tags_for_resource", {"Tags": tags}, {"ResourceArn": item["VpcConnectorArn"]}
             )
@@ -402,6 +442,41 @@ def test_find_prefers_matching_then_newest(clients, apprunner) -> None:
     assert network.find_vpc_connector(clients, make_params(), network=NET)["arn"] == CONNECTOR_ARN
     observe_connectors(apprunner, *items)
     assert network.find_vpc_connector(clients, make_params())["name"] == other
+
+
+def test_a_foreign_connector_of_the_name_is_refused(clients, apprunner) -> None:
+    observe_connectors(apprunner, connector(), tags=FOREIGN)
+    with pytest.raises(NotOwned) as err:
+        network.plan_vpc_connector(clients, make_params(), network=NET)
+    assert "vpc_connector demo-app" in str(err.value) and CONNECTOR_ARN in str(err.value)
+    observe_connectors(apprunner, connector(), owned=False)
+    with pytest.raises(NotOwned):
+        network.ensure_vpc_connector(clients, make_params(), network=NET)
+    assert mutating(clients) == []
+
+
+def test_adopting_the_connector_tags_it(clients, apprunner) -> None:
+    params = make_params(adopt=["vpc_connector"])
+    observe_connectors(apprunner, connector(), owned=False)
+    planned = network.plan_vpc_connector(clients, params, network=NET)
+    assert (planned.action, planned.changed_fields, planned.arn) == (Action.UPDATE, ["tags"], CONNECTOR_ARN)
+    observe_connectors(apprunner, connector(), owned=False)
+    apprunner.add_response("tag_resource", {}, {"ResourceArn": CONNECTOR_ARN, "Tags": OWNED})
+    result = network.ensure_vpc_connector(clients, params, network=NET)
+    assert (result.action, result.arn) == (Action.UPDATED, CONNECTOR_ARN)
+    assert mutating(clients) == ["TagResource"]
+
+
+def test_delete_leaves_a_foreign_connector_alone(clients, apprunner) -> None:
+    observe_connectors(apprunner, connector(), tags=FOREIGN)
+    result = network.delete_vpc_connector(clients, make_params())
+    assert result.action in (Action.ABSENT, Action.KEPT)
+    assert mutating(clients) == []
+
+
+def test_delete_reports_a_foreign_connector_kept(clients, apprunner) -> None:
+    observe_connectors(apprunner, connector(), tags=FOREIGN)
+    assert network.delete_vpc_connector(clients, make_params()).action is Action.KEPT
 
 
 def test_unowned_replacement_names_are_ignored(clients, apprunner) -> None:

@@ -127,7 +127,15 @@ def test_defaults_and_derived_names() -> None:
         "unhealthy_threshold": 5,
     }
     assert p.connection.handshake_timeout_s == 900 and p.audit_dir == "runs"
-    assert p.owned_tags == {"runbook:name": "my-app"}
+    assert p.owned_tags == {"runbook:name": "my-app"}  # no params tags: no runbook:tags either
+    assert p.adopt == []
+    tagged = parse_params(
+        {**p.model_dump(include={"account_id", "region"}), "name": "my-app", "tags": {"z": "1", "a": "2"},
+         "connection": {"name": "gh-conn"}, "adopt": ["service", "connection"],
+         "source": {"repository_url": "https://github.com/o/r", "branch": "main", "runtime": "GO_1"}}
+    )  # fmt: skip
+    assert tagged.owned_tags == {"z": "1", "a": "2", "runbook:name": "my-app", "runbook:tags": "a+z"}
+    assert tagged.adopt == ["service", "connection"]
 
 
 @pytest.mark.parametrize(

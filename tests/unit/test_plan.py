@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from runbook_lib.errors import InvalidState, ParameterError, ResourceNotFound, WrongAccount
+from runbook_lib.ownership import Foreign, NotOwned
 from runbook_lib.params import load_params
 from runbook_lib.results import Action, Change, Result
 from runbook_lib.service import ServiceInputs
@@ -128,10 +129,24 @@ def world(monkeypatch) -> World:
     return World(monkeypatch)
 
 
+PLANNED = [  # apply plans the whole run first: NotOwned stops it before any mutating call
+    "check_account",
+    "plan_connection",
+    "plan_instance_role",
+    "resolve_network",
+    "plan_security_group",
+    "plan_vpc_connector",
+    "find_service",
+    "plan_autoscaling",
+    "plan_service",
+]
+
+
 def test_apply_runs_every_step_in_dependency_order_after_the_guard(world, params) -> None:
     results = P.apply(NO_CLIENTS, params)
     assert world.log == [
         "check_account",
+        *PLANNED,
         "ensure_connection",
         "ensure_instance_role",
         "ensure_security_group",
@@ -146,6 +161,48 @@ def test_apply_runs_every_step_in_dependency_order_after_the_guard(world, params
     assert [r.resource for r in results] == [
         "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
     ]  # fmt: skip
+
+
+def _refuse(kind: str, name: str):
+    def fn(*_: Any, **__: Any) -> Result:
+        raise NotOwned("demo-go-app", [Foreign(kind, name, f"arn:{name}", {"runbook:name": "other"})])
+
+    return fn
+
+
+def _refuse_role_asc_and_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(P.iam, "plan_instance_role", _refuse("instance_role", "demo-go-app-instance"))
+    monkeypatch.setattr(P.autoscaling, "plan_autoscaling", _refuse("autoscaling", "demo-go-app revision 1"))
+    monkeypatch.setattr(P, "plan_service", _refuse("service", "demo-go-app"))
+
+
+def test_plan_gathers_foreign_resources_and_apply_changes_nothing(world, params, monkeypatch) -> None:
+    _refuse_role_asc_and_service(monkeypatch)
+    with pytest.raises(NotOwned) as err:
+        P.plan(NO_CLIENTS, params)
+    assert [f.kind for f in err.value.foreign][:2] == ["instance_role", "autoscaling"]
+    assert "adopt: [instance_role, autoscaling" in str(err.value)
+    world.log.clear()
+    with pytest.raises(NotOwned):
+        P.apply(NO_CLIENTS, params)
+    assert not any(name.startswith(("ensure", "delete", "prune")) for name in world.log)
+
+
+def test_plan_names_the_foreign_service_too(world, params, monkeypatch) -> None:
+    _refuse_role_asc_and_service(monkeypatch)
+    with pytest.raises(NotOwned) as err:
+        P.plan(NO_CLIENTS, params)
+    assert [f.kind for f in err.value.foreign] == ["instance_role", "autoscaling", "service"]
+
+
+def test_the_network_step_alone_refuses_a_foreign_connector_before_creating_the_group(
+    world, params, monkeypatch
+) -> None:
+    monkeypatch.setattr(P.network, "plan_vpc_connector", _refuse("vpc_connector", "demo-go-app"))
+    monkeypatch.setattr(P.network, "ensure_vpc_connector", _refuse("vpc_connector", "demo-go-app"))
+    with pytest.raises(NotOwned):
+        P.apply(NO_CLIENTS, params, only="network")
+    assert "ensure_security_group" not in world.log
 
 
 def test_wrong_account_stops_before_anything(world, params, monkeypatch) -> None:
@@ -273,7 +330,11 @@ def lookups(monkeypatch):
     """resolve_inputs over fake finders (the real function, not the World's stand-in)."""
     found: dict[str, Any] = {
         "connection": {"arn": CONN, "status": "AVAILABLE"},
-        "role": {"arn": "arn:aws:iam::123456789012:role/r"},
+        "role": {
+            "name": "r",
+            "arn": "arn:aws:iam::123456789012:role/r",
+            "tags": {"runbook:name": "demo-go-app"},
+        },
         "connector": {"arn": "vpc"},
         "asc": Result("autoscaling", "a", Action.UNCHANGED, arn=ASC1),
     }
@@ -311,6 +372,12 @@ def test_resolve_inputs_finds_arns_by_name(lookups, params) -> None:
 def test_resolve_inputs_names_the_step_to_run_first(lookups, params, missing, step) -> None:
     lookups[missing] = Result("autoscaling", "a", Action.UPDATE) if missing == "asc" else None
     with pytest.raises(ResourceNotFound, match=f"`{step}` step first"):
+        P.resolve_inputs(NO_CLIENTS, params)
+
+
+def test_resolve_inputs_refuses_a_foreign_instance_role(lookups, params) -> None:
+    lookups["role"] = {**lookups["role"], "tags": {"owner": "alice"}}
+    with pytest.raises(NotOwned, match="instance_role r"):
         P.resolve_inputs(NO_CLIENTS, params)
 
 

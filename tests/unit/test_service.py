@@ -13,18 +13,19 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
-from runbook_lib.clients import is_mutating
+from runbook_lib.clients import Clients, is_mutating
 from runbook_lib.errors import InvalidRequest, ResourceConflict, ResourceNotFound, WaitFailed
+from runbook_lib.ownership import NotOwned
 from runbook_lib.params import load_params
-from runbook_lib.results import Action, Change
+from runbook_lib.results import NOT_OWNED, Action, Change
 from runbook_lib.service import (
+    BLOCK_OF,
     ServiceInputs,
     asc_key,
     build_create_service_request,
     build_update_service_request,
     delete_service,
     diff_service,
-    diff_tags,
     ensure_service,
     find_service,
     observed_fields,
@@ -203,6 +204,10 @@ class FakeClients:
         self.reads: dict = {}  # runbook_lib.aws.call's memo
         self.read_only = False
 
+    # the real memo handling: a plan reads afresh on entry and exit, a mutating call forgets reads
+    forget_reads = Clients.forget_reads
+    read_only_scope = Clients.read_only_scope
+
     def client(self, name: str) -> Any:
         assert name == "apprunner"
         return self.apprunner
@@ -283,6 +288,7 @@ def test_create_request_snapshot_and_model(params) -> None:
         "Tags": [
             {"Key": "env", "Value": "sandbox"},
             {"Key": "runbook:name", "Value": "demo-go-app"},
+            {"Key": "runbook:tags", "Value": "env+team"},
             {"Key": "team", "Value": "platform"},
         ],
     }
@@ -295,6 +301,27 @@ def test_update_request_sends_full_source_and_validates(params) -> None:
     assert update["SourceConfiguration"] == create["SourceConfiguration"]
     assert "Tags" not in update and "ServiceName" not in update
     validate_parameters(update, MODEL.operation_model("UpdateService").input_shape)
+
+
+@pytest.mark.parametrize(
+    ("changed", "blocks"),
+    [
+        (["autoscaling_configuration"], {"AutoScalingConfigurationArn"}),
+        (["source.env"], {"SourceConfiguration"}),
+        (["connection_arn"], {"SourceConfiguration"}),
+        (["instance.memory", "health_check.path"], {"InstanceConfiguration", "HealthCheckConfiguration"}),
+        (["public", "ip_address_type", "network.vpc_connector_arn"], {"NetworkConfiguration"}),
+        ([], set()),
+    ],
+)
+def test_update_request_sends_only_the_changed_blocks(params, changed, blocks) -> None:
+    arn = f"{ACCOUNT}:service/demo-go-app/{'a' * 32}"
+    update = build_update_service_request(params, INPUTS, arn, changed=changed)
+    create = build_create_service_request(params, INPUTS)
+    assert set(update) == {"ServiceArn", *blocks}
+    assert all(update[block] == create[block] for block in blocks)
+    validate_parameters(update, MODEL.operation_model("UpdateService").input_shape)
+    assert set(BLOCK_OF.values()) <= {*CONFIG_KEYS, "AutoScalingConfigurationArn"}
 
 
 def test_request_variants_repository_source_secrets_no_network(params) -> None:
@@ -355,13 +382,9 @@ def test_diff_normalizes_units_defaults_and_asc_suffix(params) -> None:
     )
 
 
-def test_asc_key_and_tag_diff() -> None:
+def test_asc_key() -> None:
     assert asc_key(INPUTS.autoscaling_arn) == "demo-go-app/1"
     assert asc_key(None) is None
-    assert diff_tags({"a": "1", "b": "2"}, {"a": "1", "b": "x", "c": "3", "aws:cf": "y"}) == (
-        {"b": "2"},
-        ["c"],
-    )
 
 
 # ---------------------------------------------------------------------------------------- state machine
@@ -378,17 +401,48 @@ def test_absent_creates_then_second_ensure_changes_nothing(fake, params, t) -> N
     assert fake.apprunner.mutating() == []
 
 
-def test_running_with_a_difference_is_updated_with_full_source(fake, params, t) -> None:
+def updates(fake: FakeClients) -> list[dict[str, Any]]:
+    return [kw for op, kw in fake.apprunner.calls if op == "UpdateService"]
+
+
+def test_running_with_a_difference_is_updated_with_only_that_block(fake, params, t) -> None:
     running_service(fake, params)
     changed = load_params(PARAMS, overrides={"instance.memory": "3 GB"})
     result = ensure(fake, changed, t)
     assert result.action is Action.UPDATED
     assert result.changes == (Change("instance.memory", "2 GB", "3 GB"),)
-    (update,) = [kw for op, kw in fake.apprunner.calls if op == "UpdateService"]
+    (update,) = updates(fake)
+    assert set(update) == {"ServiceArn", "InstanceConfiguration"}  # no SourceConfiguration: no rebuild
     assert (
-        update["SourceConfiguration"] == build_create_service_request(params, INPUTS)["SourceConfiguration"]
+        update["InstanceConfiguration"]
+        == build_create_service_request(changed, INPUTS)["InstanceConfiguration"]
     )
     assert fake.apprunner.mutating() == ["UpdateService"]
+
+
+def test_an_autoscaling_change_sends_only_the_configuration_arn(fake, params, t) -> None:
+    """A max_size change makes a new revision; the service update then carries only its ARN."""
+    running_service(fake, params)
+    newer = ServiceInputs(
+        **{**INPUTS.__dict__, "autoscaling_arn": INPUTS.autoscaling_arn.replace("/1/", "/2/")}
+    )
+    changed = load_params(PARAMS, overrides={"autoscaling.max_size": 7})
+    result = ensure(fake, changed, t, newer)
+    assert result.changed_fields == ["autoscaling_configuration"]
+    (update,) = updates(fake)
+    assert update == {"ServiceArn": result.arn, "AutoScalingConfigurationArn": newer.autoscaling_arn}
+
+
+def test_an_env_change_sends_only_the_source_configuration(fake, params, t) -> None:
+    running_service(fake, params)
+    changed = load_params(PARAMS, overrides={"source.env": {"ENV1": "bye"}})
+    result = ensure(fake, changed, t)
+    assert result.changed_fields == ["source.env"]
+    (update,) = updates(fake)
+    assert set(update) == {"ServiceArn", "SourceConfiguration"}
+    assert (
+        update["SourceConfiguration"] == build_create_service_request(changed, INPUTS)["SourceConfiguration"]
+    )
 
 
 def test_rolled_back_update_fails_naming_the_operation(fake, params, t) -> None:
@@ -471,20 +525,83 @@ def test_invalid_state_on_update_waits_and_retries(fake, params, t) -> None:
 
 
 def test_tags_are_reconciled_without_update(fake, params, t) -> None:
+    """Managed keys are set and removed (``old`` was listed in runbook:tags); others' keys stay."""
     svc = running_service(fake, params)
-    fake.apprunner.tags[svc["ServiceArn"]] = {"runbook:name": "demo-go-app", "team": "old", "stray": "x"}
+    fake.apprunner.tags[svc["ServiceArn"]] = {
+        "runbook:name": "demo-go-app", "runbook:tags": "old+team",
+        "team": "old", "old": "1", "CostCenter": "42",
+    }  # fmt: skip
     result = ensure(fake, params, t)
     assert result.action is Action.UPDATED
-    assert result.changes == (Change("tags", ["stray"], {"env": "sandbox", "team": "platform"}),)
+    desired = {"env": "sandbox", "team": "platform", "runbook:tags": "env+team"}
+    assert result.changes == (Change("tags", ["old"], desired),)
     assert fake.apprunner.mutating() == ["TagResource", "UntagResource"]
-    assert fake.apprunner.tags[svc["ServiceArn"]] == params.owned_tags
+    assert fake.apprunner.tags[svc["ServiceArn"]] == {**params.owned_tags, "CostCenter": "42"}
+    # the tags are read once per ensure (the ownership check) and reused to reconcile
+    assert [op for op, _ in fake.apprunner.calls].count("ListTagsForResource") == 1
+
+
+def test_others_tags_alone_are_no_change(fake, params, t) -> None:
+    svc = running_service(fake, params)
+    fake.apprunner.tags[svc["ServiceArn"]]["CostCenter"] = "42"
+    assert plan_service(fake, params, INPUTS).action is Action.UNCHANGED
+    assert ensure(fake, params, t).action is Action.UNCHANGED
+    assert fake.apprunner.mutating() == []
+
+
+@pytest.mark.parametrize("tags", [{}, {"runbook:name": "other-app", "team": "platform"}])
+def test_a_foreign_service_of_the_name_is_refused(fake, params, t, tags) -> None:
+    svc = running_service(fake, params)
+    fake.apprunner.tags[svc["ServiceArn"]] = tags
+    with pytest.raises(NotOwned, match=svc["ServiceArn"]):
+        plan_service(fake, params, INPUTS)
+    changed = load_params(PARAMS, overrides={"instance.memory": "3 GB"})
+    with pytest.raises(NotOwned, match="adopt: \\[service\\]"):
+        ensure(fake, changed, t)
+    svc["Status"] = "CREATE_FAILED"  # not even replaced
+    with pytest.raises(NotOwned):
+        ensure(fake, params, t)
+    assert fake.apprunner.mutating() == []
+
+
+def test_adopting_the_service_tags_it(fake, params, t) -> None:
+    svc = running_service(fake, params)
+    fake.apprunner.tags[svc["ServiceArn"]] = {"CostCenter": "42"}
+    adopting = load_params(PARAMS, overrides={"adopt": ["service"]})
+    planned = plan_service(fake, adopting, INPUTS)
+    assert (planned.action, planned.changed_fields) == (Action.UPDATE, ["tags"])
+    result = ensure(fake, adopting, t)
+    assert (result.action, result.changed_fields) == (Action.UPDATED, ["tags"])
+    assert fake.apprunner.mutating() == ["TagResource"]
+    assert fake.apprunner.tags[svc["ServiceArn"]] == {**params.owned_tags, "CostCenter": "42"}
+    assert ensure(fake, params, t).action is Action.UNCHANGED  # owned from then on, without adopt
+
+
+def test_delete_keeps_a_foreign_service(fake, params, t) -> None:
+    svc = running_service(fake, params)
+    fake.apprunner.tags[svc["ServiceArn"]] = {"runbook:name": "other-app"}
+    result = delete_service(fake, params, sleep=t.sleep, clock=t.clock)
+    assert (result.action, result.arn, result.detail) == (Action.KEPT, svc["ServiceArn"], NOT_OWNED)
+    assert fake.apprunner.mutating() == []
+
+
+def test_plan_twice_on_the_same_clients_sees_an_out_of_band_change(fake, params) -> None:
+    svc = running_service(fake, params)
+    with fake.read_only_scope():
+        assert plan_service(fake, params, INPUTS).action is Action.UNCHANGED
+    assert fake.reads == {}  # the scope forgets its reads on exit
+    svc["InstanceConfiguration"]["Memory"] = "3072"  # someone changed it in the console
+    with fake.read_only_scope():
+        planned = plan_service(fake, params, INPUTS)
+    assert (planned.action, planned.changed_fields) == (Action.UPDATE, ["instance.memory"])
 
 
 def test_image_source_is_refused(fake, params, t) -> None:
     image = {
         "ImageRepository": {"ImageIdentifier": "public.ecr.aws/x/y:1", "ImageRepositoryType": "ECR_PUBLIC"}
     }
-    fake.apprunner.add(SourceConfiguration=image)
+    svc = fake.apprunner.add(SourceConfiguration=image)
+    fake.apprunner.tags[svc["ServiceArn"]] = dict(params.owned_tags)
     with pytest.raises(ResourceConflict, match="source type"):
         ensure(fake, params, t)
     assert fake.apprunner.mutating() == []
