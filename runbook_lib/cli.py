@@ -182,10 +182,11 @@ def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") ->
 
     table = Table(title=title)
     shown = result_rows(rows)
-    for column in ("resource", "name", "action", "changed fields", "arn"):
+    columns = ("resource", "name", "action", "changed fields", "detail", "arn")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in shown:
-        table.add_row(*(str(row[c]) for c in ("resource", "name", "action", "changed fields", "arn")))
+        table.add_row(*(str(row[c]) for c in columns))
     return table
 
 

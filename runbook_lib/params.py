@@ -246,10 +246,10 @@ class NetworkParams(_Model):
         if v == "default":
             return v
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            raise ValueError("must be `default` or a list of two or more subnet ids")
+            raise ValueError("must be `default` or a list of subnet ids")
         _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
-        if len(set(v)) < 2:
-            raise ValueError("needs at least two distinct subnets (in two Availability Zones), or `default`")
+        if not v:  # one is accepted (AWS does); the plan warns that one zone is not highly available
+            raise ValueError("needs at least one subnet (two or more zones advised), or `default`")
         return v
 
     @field_validator("security_group_ids")
