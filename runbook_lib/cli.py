@@ -272,9 +272,11 @@ def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument(
         "--jobs", "-j", type=_positive_int, default=1, metavar="N", help="environments at once [1]"
     )
-    parser.add_argument("--cell-timeout", type=_seconds, default=1800.0, metavar="S", help="per cell [1800]")
     parser.add_argument(
-        "--timeout", type=_seconds, default=7200.0, metavar="S", help="per run, overall [7200]"
+        "--cell-timeout", type=_seconds, metavar="S", help="per cell [1800 + the waits of its step]"
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="S", help="per run, overall [7200 + the waits of every step]"
     )
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),

@@ -305,6 +305,15 @@ class HealthCheckParams(_Model):
     )
 
 
+class TimeoutParams(_Model):
+    """How long the library waits on AWS, in seconds (the defaults are the library's own). The runner
+    derives each notebook's cell timeout from these and ``connection.handshake_timeout_s``."""
+
+    service_s: int = Field(1800, ge=1, le=86400)  # each wait on a service: its operation, settling, deletion
+    vpc_connector_delete_s: int = Field(600, ge=1, le=86400)  # while App Runner still uses the connector
+    security_group_delete_s: int = Field(2700, ge=1, le=86400)  # while App Runner's ENIs hold the group
+
+
 class Params(_Model):
     """One environment: everything the runbook provisions, named after ``name``."""
 
@@ -319,6 +328,7 @@ class Params(_Model):
     public: bool = True
     autoscaling: AutoscalingParams
     health_check: HealthCheckParams = Field(default_factory=HealthCheckParams)
+    timeouts: TimeoutParams = Field(default_factory=TimeoutParams)
     audit_dir: str = "runs"
 
     @model_validator(mode="before")

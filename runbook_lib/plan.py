@@ -255,11 +255,9 @@ def _apply_service(
     """
     before = find_service(clients, params)
     inputs = _resolve_inputs(clients, params, before)
-    results = [
-        ensure_service(
-            clients, params, inputs, found=before, on_progress=on_progress, sleep=sleep, clock=clock
-        )
-    ]
+    waits: dict[str, Any] = {"on_progress": on_progress, "sleep": sleep, "clock": clock}
+    service_s = params.timeouts.service_s
+    results = [ensure_service(clients, params, inputs, found=before, timeout=service_s, **waits)]
     was = _previous_inputs(before)
     if was["vpc_connector_arn"] and was["vpc_connector_arn"] != inputs.vpc_connector_arn:
         owned = {c["arn"] for c in network.list_vpc_connectors(clients, params) if c["owned"]}
@@ -270,7 +268,7 @@ def _apply_service(
         # L14: only once the service has switched away from it
         results.append(
             network.delete_vpc_connector(
-                clients, params, arn=arn, sleep=sleep, clock=clock, on_progress=on_progress
+                clients, params, arn=arn, timeout=params.timeouts.vpc_connector_delete_s, **waits
             )
         )
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
@@ -380,10 +378,12 @@ def teardown(
     """
     check_account(clients, params)
     waits: dict[str, Any] = {"sleep": sleep, "clock": clock, "on_progress": on_progress}
+    t = params.timeouts
+    vpc_s, group_s = t.vpc_connector_delete_s, t.security_group_delete_s
     deletes: list[tuple[str, Callable[[], Result]]] = [
-        ("service", lambda: delete_service(clients, params, **waits)),
-        ("vpc_connector", lambda: network.delete_vpc_connector(clients, params, **waits)),
-        ("security_group", lambda: network.delete_security_group(clients, params, **waits)),
+        ("service", lambda: delete_service(clients, params, timeout=t.service_s, **waits)),
+        ("vpc_connector", lambda: network.delete_vpc_connector(clients, params, timeout=vpc_s, **waits)),
+        ("security_group", lambda: network.delete_security_group(clients, params, timeout=group_s, **waits)),
         ("autoscaling", lambda: autoscaling.delete_autoscaling(clients, params)),
         ("instance_role", lambda: iam.delete_instance_role(clients, params)),
     ]
