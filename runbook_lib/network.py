@@ -214,11 +214,6 @@ def resolve_vpc_id(clients: Clients, params: Params) -> str:
     return _default_vpc_id(clients, params) if net.vpc_id == "default" else net.vpc_id
 
 
-def resolve_subnet_ids(clients: Clients, params: Params) -> list[str]:
-    """Subnet ids, sorted; ``default``: up to 3 default-for-az subnets in supported zones, by AZ ID."""
-    return [s["id"] for s in _resolve_subnets(clients, params)[1]]
-
-
 def resolve_network(clients: Clients, params: Params, *, owned_group_id: str | None = None) -> dict[str, Any]:
     """{vpc_id, subnet_ids, security_group_ids, owned_security_group, warnings}: ``default`` resolved,
     the VPC taken from explicit subnets; the owned security group's id when ``security_group_ids`` is
