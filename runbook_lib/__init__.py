@@ -21,6 +21,7 @@ _EXPORTS = {
     "plan": "runbook_lib.plan",
     "apply": "runbook_lib.plan",
     "teardown": "runbook_lib.plan",
+    "check_teardown": "runbook_lib.plan",
     "verify_service": "runbook_lib.service",
     "Action": "runbook_lib.results",
     "Result": "runbook_lib.results",

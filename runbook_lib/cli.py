@@ -185,10 +185,11 @@ def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") ->
 
     table = Table(title=title)
     shown = result_rows(rows)
-    for column in ("resource", "name", "action", "changed fields", "arn"):
+    columns = ("resource", "name", "action", "changed fields", "detail", "arn")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in shown:
-        table.add_row(*(str(row[c]) for c in ("resource", "name", "action", "changed fields", "arn")))
+        table.add_row(*(str(row[c]) for c in columns))
     return table
 
 
@@ -274,9 +275,11 @@ def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument(
         "--jobs", "-j", type=_positive_int, default=1, metavar="N", help="environments at once [1]"
     )
-    parser.add_argument("--cell-timeout", type=_seconds, default=1800.0, metavar="S", help="per cell [1800]")
     parser.add_argument(
-        "--timeout", type=_seconds, default=7200.0, metavar="S", help="per run, overall [7200]"
+        "--cell-timeout", type=_seconds, metavar="S", help="per cell [1800 + the waits of its step]"
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="S", help="per run, overall [7200 + the waits of every step]"
     )
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),

@@ -150,6 +150,12 @@ class WaitFailed(RunbookError):
     template = "{what} ended in {last}. {detail}"
 
 
+class TeardownIncomplete(RunbookError):
+    """A teardown deleted what it could, but a wait ran out: fields ``left`` (resource and name)."""
+
+    template = "Teardown incomplete: {detail}"
+
+
 class NotebookFailed(RunbookError):
     """A notebook of the runbook failed; its executed copy shows where."""
 

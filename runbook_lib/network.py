@@ -1,9 +1,12 @@
 """VPC egress: the resolved VPC/subnets, the owned egress-only security group, and the VPC connector.
 
-Resolution (``resolve_network``): ``vpc_id: default`` is the account's default VPC (``isDefault=true``);
-``subnet_ids: default`` are that VPC's default-for-az subnets, ordered by Availability Zone, of which the
-first ``MAX_DEFAULT_SUBNETS`` (3) are used (at least 2 are required), returned sorted by id. Explicit
-subnet ids are used as given (their VPC is not cross-checked here; App Runner rejects a mix).
+Resolution (``resolve_network``): explicit ``subnet_ids`` decide the VPC (DescribeSubnets): the owned
+security group goes in the subnets' VPC; subnets spanning VPCs, or in another VPC than an explicit
+``vpc_id``, are a ParameterError before any mutating call. ``vpc_id: default`` (with ``subnet_ids:
+default``) is the account's default VPC; ``subnet_ids: default`` are its default-for-az subnets in
+Availability Zones App Runner supports, ordered by AZ ID (the same zone in every account, unlike AZ
+names), of which the first ``MAX_DEFAULT_SUBNETS`` (3) are used, returned sorted by id. One subnet is
+accepted (AWS accepts it); the plan warns about it, and about subnets in unsupported zones.
 
 Security group: named ``<name>-apprunner-egress``, in the resolved VPC, no ingress rules, the default
 allow-all egress, tagged with the owned tags plus ``Name``. Only created when ``security_group_ids`` is
@@ -98,6 +101,17 @@ def delete_when_free(
 
 # ---------------------------------------------------------------- resolution
 
+# Availability Zone IDs (the same physical zone in every account, unlike AZ names) where App Runner cannot
+# place a VPC connector's ENIs. The developer guide (docs.aws.amazon.com/apprunner/latest/dg/network-vpc.html)
+# says only that "a few Availability Zones in some AWS Regions" are unsupported and that a service create or
+# update on such subnets fails naming them; it publishes no list we could find. What is encoded here is what
+# is reported: use1-az3 in us-east-1 (the legacy zone many services exclude). Add zones as AWS names them.
+UNSUPPORTED_AZ_IDS: dict[str, frozenset[str]] = {"us-east-1": frozenset({"use1-az3"})}
+ONE_ZONE_WARNING = (
+    "one Availability Zone only ({zones}): AWS accepts it, but the service's outbound traffic then depends "
+    "on that zone; give subnets in two or more zones for availability"
+)
+
 
 def _require_network(params: Params) -> Any:
     if params.network is None:
@@ -105,19 +119,22 @@ def _require_network(params: Params) -> Any:
     return params.network
 
 
-def resolve_vpc_id(clients: Clients, params: Params) -> str:
-    """The VPC id from the params, ``default`` resolved to the account's default VPC."""
-    net = _require_network(params)
-    if net.vpc_id != "default":
-        return net.vpc_id
+def _subnet(item: dict[str, Any]) -> dict[str, str]:
+    zone = item.get("AvailabilityZone", "")
+    return {"id": item["SubnetId"], "vpc_id": item.get("VpcId", ""), "zone": zone,
+            "zone_id": item.get("AvailabilityZoneId") or zone}  # fmt: skip
+
+
+def supported_zone(region: str, zone_id: str) -> bool:
+    """Whether App Runner can use subnets in this Availability Zone ID (see ``UNSUPPORTED_AZ_IDS``)."""
+    return zone_id not in UNSUPPORTED_AZ_IDS.get(region, frozenset())
+
+
+def _default_vpc_id(clients: Clients, params: Params) -> str:
     vpcs = paginate(
-        clients,
-        "ec2",
-        "DescribeVpcs",
-        "Vpcs",
-        resource="default VPC",
+        clients, "ec2", "DescribeVpcs", "Vpcs", resource="default VPC",
         Filters=[{"Name": "isDefault", "Values": ["true"]}],
-    )
+    )  # fmt: skip
     if not vpcs:
         raise ParameterError(
             "params",
@@ -126,44 +143,84 @@ def resolve_vpc_id(clients: Clients, params: Params) -> str:
     return vpcs[0]["VpcId"]
 
 
-def resolve_subnet_ids(clients: Clients, params: Params, vpc_id: str) -> list[str]:
-    """Subnet ids from the params; ``default``: the first 3 default-for-az subnets by AZ (2+ needed)."""
+def _explicit_subnets(clients: Clients, params: Params) -> tuple[str, list[dict[str, str]]]:
+    """The given subnets as described by EC2, and their one VPC (checked against an explicit vpc_id)."""
+    net = _require_network(params)
+    ids = sorted(set(net.subnet_ids))
+    found = paginate(
+        clients, "ec2", "DescribeSubnets", "Subnets", resource=f"subnets {', '.join(ids)}", SubnetIds=ids
+    )
+    subnets = sorted((_subnet(s) for s in found), key=lambda s: s["id"])
+    vpcs = sorted({s["vpc_id"] for s in subnets})
+    where = ", ".join(f"{s['id']} in {s['vpc_id']}" for s in subnets)
+    if len(vpcs) > 1:
+        message = f"the subnets span {len(vpcs)} VPCs ({where}); a VPC connector's subnets must share one VPC"
+        raise ParameterError("params", [Problem("network.subnet_ids", message)])
+    if net.vpc_id != "default" and vpcs and vpcs[0] != net.vpc_id:
+        message = f"is {net.vpc_id}, but the subnets are in {vpcs[0]} ({where}); fix one or omit vpc_id"
+        raise ParameterError("params", [Problem("network.vpc_id", message)])
+    return (vpcs[0] if vpcs else net.vpc_id), subnets
+
+
+def _default_subnets(clients: Clients, params: Params, vpc_id: str) -> list[dict[str, str]]:
+    """Up to 3 default-for-az subnets of ``vpc_id`` in supported zones, by Availability Zone ID."""
+    found = paginate(
+        clients, "ec2", "DescribeSubnets", "Subnets", resource=f"default subnets of {vpc_id}",
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default-for-az", "Values": ["true"]}],
+    )  # fmt: skip
+    subnets = sorted((_subnet(s) for s in found), key=lambda s: (s["zone_id"], s["id"]))
+    chosen = [s for s in subnets if supported_zone(params.region, s["zone_id"])][:MAX_DEFAULT_SUBNETS]
+    if not chosen:
+        skipped = ", ".join(f"{s['id']} ({s['zone_id']})" for s in subnets) or "none"
+        message = (
+            f"`default`, but {vpc_id} has no default subnet in an Availability Zone App Runner supports "
+            f"(default subnets: {skipped}); list the subnet ids"
+        )
+        raise ParameterError("params", [Problem("network.subnet_ids", message)])
+    return sorted(chosen, key=lambda s: s["id"])
+
+
+def _resolve_subnets(clients: Clients, params: Params) -> tuple[str, list[dict[str, str]]]:
+    """(VPC id, subnets): explicit subnets decide the VPC; ``default`` picks the VPC's default subnets."""
     net = _require_network(params)
     if net.subnet_ids != "default":
-        return sorted(net.subnet_ids)
-    subnets = paginate(
-        clients,
-        "ec2",
-        "DescribeSubnets",
-        "Subnets",
-        resource=f"default subnets of {vpc_id}",
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default-for-az", "Values": ["true"]}],
-    )
-    chosen = sorted(subnets, key=lambda s: (s["AvailabilityZone"], s["SubnetId"]))[:MAX_DEFAULT_SUBNETS]
-    if len(chosen) < 2:
-        raise ParameterError(
-            "params",
-            [
-                Problem(
-                    "network.subnet_ids",
-                    f"`default`, but {vpc_id} has {len(chosen)} default subnet(s) and App Runner needs "
-                    "subnets in 2+ Availability Zones; list the subnet ids",
-                )
-            ],
-        )
-    return sorted(s["SubnetId"] for s in chosen)
+        return _explicit_subnets(clients, params)
+    vpc_id = _default_vpc_id(clients, params) if net.vpc_id == "default" else net.vpc_id
+    return vpc_id, _default_subnets(clients, params, vpc_id)
+
+
+def network_warnings(params: Params, subnets: list[dict[str, str]]) -> list[str]:
+    """What the plan should show about the subnets: unsupported zones, a single zone. Pure."""
+    warnings = [
+        f"{s['id']} is in {s['zone_id']}, an Availability Zone where App Runner does not support VPC "
+        "connectors: creating or updating the service will fail; choose subnets in other zones"
+        for s in subnets
+        if not supported_zone(params.region, s["zone_id"])
+    ]
+    zones = sorted({s["zone_id"] for s in subnets})
+    if len(zones) == 1:
+        warnings.append(ONE_ZONE_WARNING.format(zones=zones[0]))
+    return warnings
+
+
+def resolve_vpc_id(clients: Clients, params: Params) -> str:
+    """The VPC: explicit subnets' VPC, else ``vpc_id`` (``default``: the account's default VPC)."""
+    net = _require_network(params)
+    if net.subnet_ids != "default":
+        return _explicit_subnets(clients, params)[0]
+    return _default_vpc_id(clients, params) if net.vpc_id == "default" else net.vpc_id
 
 
 def resolve_network(clients: Clients, params: Params, *, owned_group_id: str | None = None) -> dict[str, Any]:
-    """{vpc_id, subnet_ids, security_group_ids, owned_security_group}: ``default`` resolved; the owned
-    security group's id when ``security_group_ids`` is empty ([] while it does not exist yet).
+    """{vpc_id, subnet_ids, security_group_ids, owned_security_group, warnings}: ``default`` resolved,
+    the VPC taken from explicit subnets; the owned security group's id when ``security_group_ids`` is
+    empty ([] while it does not exist yet); ``warnings`` for the plan (see ``network_warnings``).
 
     ``owned_group_id``: the owned group's id as ``ensure_security_group`` just returned it (no lookup,
     which on EC2 may lag behind a fresh group's tags).
     """
     net = _require_network(params)
-    vpc_id = resolve_vpc_id(clients, params)
-    subnet_ids = resolve_subnet_ids(clients, params, vpc_id)
+    vpc_id, subnets = _resolve_subnets(clients, params)
     if net.security_group_ids:
         groups, owned = sorted(net.security_group_ids), False
     elif owned_group_id:
@@ -173,9 +230,10 @@ def resolve_network(clients: Clients, params: Params, *, owned_group_id: str | N
         groups, owned = ([found["group_id"]] if found else []), True
     return {
         "vpc_id": vpc_id,
-        "subnet_ids": subnet_ids,
+        "subnet_ids": [s["id"] for s in subnets],
         "security_group_ids": groups,
         "owned_security_group": owned,
+        "warnings": network_warnings(params, subnets),
     }
 
 
@@ -526,6 +584,15 @@ def _connector_result(params: Params, action: Action, **kwargs: Any) -> Result:
     return Result("vpc_connector", connector_base_name(params), action, **kwargs)
 
 
+def _with_warnings(result: Result, network: dict[str, Any]) -> Result:
+    """The network's warnings (unsupported zone, one zone) as the result's detail, for plan tables."""
+    warnings = list(network.get("warnings") or [])
+    if not warnings:
+        return result
+    detail = "; ".join(["warning: " + w for w in warnings] + ([result.detail] if result.detail else []))
+    return replace(result, detail=detail, extra={**result.extra, "warnings": warnings})
+
+
 def _plan_connector(
     clients: Clients, params: Params, network: dict[str, Any]
 ) -> tuple[Result, list[dict[str, Any]], dict[str, Any] | None]:
@@ -563,7 +630,7 @@ def plan_vpc_connector(clients: Clients, params: Params, *, network: dict[str, A
     network = network or resolve_network(clients, params)
     if network["owned_security_group"] and not network["security_group_ids"]:
         network = {**network, "security_group_ids": [f"({security_group_name(params)}, to be created)"]}
-    return _plan_connector(clients, params, network)[0]
+    return _with_warnings(_plan_connector(clients, params, network)[0], network)
 
 
 def ensure_vpc_connector(
@@ -591,7 +658,7 @@ def ensure_vpc_connector(
     if planned.action is Action.UPDATE:
         return replace(planned, action=Action.UPDATED)
     if planned.action is Action.UNCHANGED:
-        return planned
+        return _with_warnings(planned, network)
     name = base
     if connectors:  # the first connector takes the configured name; replacements a derived one
         name = replacement_connector_name(base, network["subnet_ids"], network["security_group_ids"])
@@ -599,12 +666,17 @@ def ensure_vpc_connector(
     created = call(clients, "apprunner", "CreateVpcConnector", resource=f"vpc connector {name}", **request)
     arn = created["VpcConnector"]["VpcConnectorArn"]
     extra: dict[str, Any] = {"connector_name": name}
+    action = Action.CREATED
     if current is None:
         log.info("created vpc connector %s", name)
-        return _connector_result(params, Action.CREATED, arn=arn, changes=planned.changes, extra=extra)
-    extra.update(old_arn=current["arn"], stale_arns=[c["arn"] for c in connectors])
-    log.info("replaced vpc connector %s by %s (%s)", current["name"], name, ", ".join(planned.changed_fields))
-    return _connector_result(params, Action.REPLACED, arn=arn, changes=planned.changes, extra=extra)
+    else:
+        action = Action.REPLACED
+        extra.update(old_arn=current["arn"], stale_arns=[c["arn"] for c in connectors])
+        log.info(
+            "replaced vpc connector %s by %s (%s)", current["name"], name, ", ".join(planned.changed_fields)
+        )
+    made = _connector_result(params, action, arn=arn, changes=planned.changes, extra=extra)
+    return _with_warnings(made, network)
 
 
 def _is_in_use(err: RunbookError) -> bool:

@@ -250,10 +250,10 @@ class NetworkParams(_Model):
         if v == "default":
             return v
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            raise ValueError("must be `default` or a list of two or more subnet ids")
+            raise ValueError("must be `default` or a list of subnet ids")
         _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
-        if len(set(v)) < 2:
-            raise ValueError("needs at least two distinct subnets (in two Availability Zones), or `default`")
+        if not v:  # one is accepted (AWS does); the plan warns that one zone is not highly available
+            raise ValueError("needs at least one subnet (two or more zones advised), or `default`")
         return v
 
     @field_validator("security_group_ids")
@@ -317,6 +317,15 @@ class HealthCheckParams(_Model):
     )
 
 
+class TimeoutParams(_Model):
+    """How long the library waits on AWS, in seconds (the defaults are the library's own). The runner
+    derives each notebook's cell timeout from these and ``connection.handshake_timeout_s``."""
+
+    service_s: int = Field(1800, ge=1, le=86400)  # each wait on a service: its operation, settling, deletion
+    vpc_connector_delete_s: int = Field(600, ge=1, le=86400)  # while App Runner still uses the connector
+    security_group_delete_s: int = Field(2700, ge=1, le=86400)  # while App Runner's ENIs hold the group
+
+
 class Params(_Model):
     """One environment: everything the runbook provisions, named after ``name``."""
 
@@ -331,6 +340,7 @@ class Params(_Model):
     public: bool = True
     autoscaling: AutoscalingParams
     health_check: HealthCheckParams = Field(default_factory=HealthCheckParams)
+    timeouts: TimeoutParams = Field(default_factory=TimeoutParams)
     audit_dir: str = "runs"
     adopt: list[Literal[ADOPTABLE]] = Field(default_factory=list)  # type: ignore[valid-type]
 

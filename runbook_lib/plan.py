@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,7 +24,14 @@ from runbook_lib.connection import (
     plan_connection,
     wait_for_handshake,
 )
-from runbook_lib.errors import InvalidState, ParameterError, Problem, ResourceNotFound
+from runbook_lib.errors import (
+    InvalidState,
+    ParameterError,
+    Problem,
+    ResourceNotFound,
+    TeardownIncomplete,
+    WaitTimeout,
+)
 from runbook_lib.ownership import Foreign, NotOwned, claim
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Result
@@ -263,11 +271,9 @@ def _apply_service(
     """
     before = find_service(clients, params)
     inputs = _resolve_inputs(clients, params, before)
-    results = [
-        ensure_service(
-            clients, params, inputs, found=before, on_progress=on_progress, sleep=sleep, clock=clock
-        )
-    ]
+    waits: dict[str, Any] = {"on_progress": on_progress, "sleep": sleep, "clock": clock}
+    service_s = params.timeouts.service_s
+    results = [ensure_service(clients, params, inputs, found=before, timeout=service_s, **waits)]
     was = _previous_inputs(before)
     if was["vpc_connector_arn"] and was["vpc_connector_arn"] != inputs.vpc_connector_arn:
         owned = {c["arn"] for c in network.list_vpc_connectors(clients, params) if c["owned"]}
@@ -278,7 +284,7 @@ def _apply_service(
         # L14: only once the service has switched away from it
         results.append(
             network.delete_vpc_connector(
-                clients, params, arn=arn, sleep=sleep, clock=clock, on_progress=on_progress
+                clients, params, arn=arn, timeout=params.timeouts.vpc_connector_delete_s, **waits
             )
         )
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
@@ -340,28 +346,90 @@ def apply(
 # ---------------------------------------------------------------------------------------------- teardown
 
 
+# What each deletion waits for: a resource is left while one it depends on remains (its wait ran out).
+TEARDOWN_NEEDS: dict[str, tuple[str, ...]] = {
+    "service": (), "vpc_connector": ("service",), "security_group": ("vpc_connector",),
+    "autoscaling": ("service",), "instance_role": ("service",), "connection": ("service",),
+}  # fmt: skip
+
+
+def _teardown_names(params: Params) -> dict[str, str]:
+    return {
+        "service": params.name, "vpc_connector": network.connector_base_name(params),
+        "security_group": network.security_group_name(params), "autoscaling": params.autoscaling.name,
+        "instance_role": params.instance.role_name, "connection": params.connection.name,
+    }  # fmt: skip
+
+
+def _delete_unless_blocked(
+    params: Params, resource: str, delete: Callable[[], Result], left: dict[str, Result]
+) -> Result:
+    """``delete()``, unless a resource it needs gone was left; a wait that runs out leaves it too."""
+    blocked = next((need for need in TEARDOWN_NEEDS[resource] if need in left), None)
+    if blocked is None:
+        try:
+            return delete()
+        except WaitTimeout as err:
+            log.warning("teardown of %s %s: %s", resource, params.name, err)
+            detail = f"left: still in use, timed out after {err.seconds:.0f}s waiting for {err.what}"
+            reason = f"last status {err.last}"
+    else:
+        detail = f"left: not deleted while the {blocked} {left[blocked].name} remains"
+        reason = f"needs the {blocked} gone first"
+    name = _teardown_names(params)[resource]
+    result = Result(resource, name, Action.UNCHANGED, detail=detail, extra={"left": True, "reason": reason})
+    left[resource] = result
+    return result
+
+
 def teardown(
     clients: Clients,
     params: Params,
     *,
     delete_connection: bool = False,
+    raise_if_left: bool = True,
     on_progress: Progress | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock = time.monotonic,
 ) -> list[Result]:
-    """Remove everything owned, in reverse order; the connection only when asked (others may use it)."""
+    """Remove everything owned, in reverse order; the connection only when asked (others may use it).
+
+    When a wait runs out (e.g. the security group still held by App Runner's ENIs), what does not depend
+    on the stuck resource is still deleted (TEARDOWN_NEEDS) and the rest is reported ``left`` (UNCHANGED,
+    ``extra["left"]``); then TeardownIncomplete names it, unless ``raise_if_left=False`` (the notebook
+    shows the results first, then calls ``check_teardown``).
+    """
     check_account(clients, params)
     waits: dict[str, Any] = {"sleep": sleep, "clock": clock, "on_progress": on_progress}
-    results = [
-        delete_service(clients, params, **waits),
-        network.delete_vpc_connector(clients, params, **waits),
-        network.delete_security_group(clients, params, **waits),
-        autoscaling.delete_autoscaling(clients, params),
-        iam.delete_instance_role(clients, params),
+    t = params.timeouts
+    vpc_s, group_s = t.vpc_connector_delete_s, t.security_group_delete_s
+    deletes: list[tuple[str, Callable[[], Result]]] = [
+        ("service", lambda: delete_service(clients, params, timeout=t.service_s, **waits)),
+        ("vpc_connector", lambda: network.delete_vpc_connector(clients, params, timeout=vpc_s, **waits)),
+        ("security_group", lambda: network.delete_security_group(clients, params, timeout=group_s, **waits)),
+        ("autoscaling", lambda: autoscaling.delete_autoscaling(clients, params)),
+        ("instance_role", lambda: iam.delete_instance_role(clients, params)),
     ]
     if delete_connection:
-        results.append(connection.delete_connection(clients, params))
+        deletes.append(("connection", lambda: connection.delete_connection(clients, params)))
+    left: dict[str, Result] = {}
+    results = [_delete_unless_blocked(params, resource, delete, left) for resource, delete in deletes]
+    if raise_if_left:
+        check_teardown(results)
     return results
+
+
+def check_teardown(results: list[Result]) -> None:
+    """Raise TeardownIncomplete naming what a teardown left (see ``teardown``); nothing left: return."""
+    left = [r for r in results if r.extra.get("left")]
+    if not left:
+        return
+    named = "; ".join(f"{r.resource} {r.name} ({r.detail})" for r in left)
+    raise TeardownIncomplete(
+        f"{named}. Everything else is deleted. Re-run the teardown once it is free "
+        "(`runbook down PARAMS`, or this notebook): it finds what is left by name.",
+        left=[f"{r.resource} {r.name}" for r in left],
+    )
 
 
 class _CallableModule(types.ModuleType):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 MIMETYPE = "application/vnd.runbook.results+json"
-COLUMNS = ("resource", "name", "action", "changed fields", "arn", "console")
+COLUMNS = ("resource", "name", "action", "changed fields", "detail", "arn", "console")
 
 
 def plain(data: Any) -> Any:
@@ -36,6 +36,7 @@ def result_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
                 "name": data.get("name"),
                 "action": data.get("action"),
                 "changed fields": ", ".join(c["field"] for c in changes) if changes else "",
+                "detail": data.get("detail") or "",  # warnings, what a teardown left
                 "arn": data.get("arn") or "",
                 "console": data.get("console_url") or "",
             }
@@ -44,7 +45,7 @@ def result_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def results_table(results: Iterable[Any]) -> Any:
-    """A pandas DataFrame of results: resource, name, action, changed fields, ARN, console link."""
+    """A pandas DataFrame of results: resource, name, action, changed fields, detail, ARN, console link."""
     import pandas as pd
 
     return pd.DataFrame(result_rows(results), columns=list(COLUMNS))

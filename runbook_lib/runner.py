@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runbook_lib import audit, lock, report
+from runbook_lib import audit, budget, lock, report
 from runbook_lib.errors import ParameterError, Problem, RunbookError
 from runbook_lib.redact import Redactor
 
@@ -80,8 +80,8 @@ class RunOptions:
     notebooks_dir: Path = NOTEBOOKS_DIR
     audit_dir: str | None = None  # default: the params' audit_dir
     only: str | None = None
-    cell_timeout: float | None = 1800.0
-    overall_timeout: float | None = 7200.0
+    cell_timeout: float | None = None  # None: from the params, covering the step's waits (budget.py)
+    overall_timeout: float | None = None  # None: from the params, covering every step's waits
     start_timeout: float = 60.0
     kernel_name: str = KERNEL_NAME
     parameters: dict[str, Any] = field(default_factory=dict)  # extra papermill parameters (-p)
@@ -508,7 +508,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     store = audit.Store(opts.audit_dir or params.audit_dir)
     run_name = audit.new_run(store, params.name, action)
     started = time.monotonic()
-    deadline = started + opts.overall_timeout if opts.overall_timeout else None
+    deadline = started + (opts.overall_timeout or budget.run_timeout(params, [s.name for s in steps]))
     extra = dict(opts.parameters)
     redactor = Redactor.from_environment(extra)
     manifest = audit.Manifest(
@@ -557,7 +557,7 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
                 store=store,
                 redactor=redactor,
                 kernel_name=opts.kernel_name,
-                cell_timeout=opts.cell_timeout,
+                cell_timeout=_cell_timeout(opts, params, step),
                 deadline=deadline,
                 start_timeout=opts.start_timeout,
                 on_event=opts.on_event,
@@ -619,6 +619,19 @@ class _StepFailed(Exception):
     def __init__(self, step: Step, error: dict[str, Any]) -> None:
         super().__init__(error.get("message"))
         self.step, self.error = step, error
+
+
+def _cell_timeout(opts: RunOptions, params: Any, step: Step) -> float:
+    """``--cell-timeout`` if given, else one that covers the waits the step may do (``budget``)."""
+    needed = budget.cell_timeout(params, step.name)
+    if opts.cell_timeout is None:
+        return needed
+    if opts.cell_timeout < needed:
+        log.warning(
+            "--cell-timeout %.0fs is shorter than the waits of %s (%.0fs): a long wait is interrupted",
+            opts.cell_timeout, step.notebook, needed,
+        )  # fmt: skip
+    return opts.cell_timeout
 
 
 def _step_parameters(step: Step, opts: RunOptions) -> dict[str, Any]:

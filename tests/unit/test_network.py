@@ -153,46 +153,115 @@ def test_diff_security_group_and_connector() -> None:
 # ---------------------------------------------------------------- resolution
 
 
-def test_resolve_default_vpc_subnets_and_owned_group(clients, ec2) -> None:
+# moto's us-east-1 mapping of AZ names to AZ IDs (names differ per account; IDs do not)
+ZONE_IDS = {"us-east-1a": "use1-az6", "us-east-1b": "use1-az1", "us-east-1c": "use1-az2",
+            "us-east-1d": "use1-az4", "us-east-1e": "use1-az3"}  # fmt: skip
+DEFAULT_FILTERS = [{"Name": "vpc-id", "Values": [VPC]}, {"Name": "default-for-az", "Values": ["true"]}]
+OTHER_VPC = "vpc-0000000000000000f"
+
+
+def subnet(subnet_id: str, zone: str, vpc: str = VPC) -> dict:
+    return {
+        "SubnetId": subnet_id,
+        "AvailabilityZone": zone,
+        "AvailabilityZoneId": ZONE_IDS[zone],
+        "VpcId": vpc,
+    }
+
+
+def observe_subnets(ec2: Stubber, ids: list[str], *subnets: dict) -> None:
+    ec2.add_response("describe_subnets", {"Subnets": list(subnets)}, {"SubnetIds": sorted(ids)})
+
+
+def test_resolve_default_subnets_by_zone_id_among_supported(clients, ec2) -> None:
     observe_default_vpc(ec2)
-    zones = {"us-east-1d": "subnet-000000000000000d1", "us-east-1a": "subnet-000000000000000a1",
-             "us-east-1c": "subnet-000000000000000c1", "us-east-1b": "subnet-000000000000000b1"}  # fmt: skip
-    ec2.add_response(
-        "describe_subnets",
-        {"Subnets": [{"SubnetId": s, "AvailabilityZone": z, "VpcId": VPC} for z, s in zones.items()]},
-        {"Filters": [{"Name": "vpc-id", "Values": [VPC]}, {"Name": "default-for-az", "Values": ["true"]}]},
-    )
+    found = [subnet(f"subnet-000000000000000{z[-1]}1", z) for z in ZONE_IDS]
+    ec2.add_response("describe_subnets", {"Subnets": found}, {"Filters": DEFAULT_FILTERS})
     observe_sg(ec2, group())
     resolved = network.resolve_network(clients, make_params())
+    # by AZ ID: use1-az1 (b), use1-az2 (c), use1-az4 (d); use1-az3 (e) is not supported; az6 (a) is 4th
     assert resolved == {
         "vpc_id": VPC,
-        "subnet_ids": ["subnet-000000000000000a1", "subnet-000000000000000b1", "subnet-000000000000000c1"],
+        "subnet_ids": ["subnet-000000000000000b1", "subnet-000000000000000c1", "subnet-000000000000000d1"],
         "security_group_ids": [SG],
         "owned_security_group": True,
+        "warnings": [],
     }
     assert mutating(clients) == []
 
 
-def test_resolve_explicit_ids_makes_no_call(clients, ec2) -> None:
-    params = make_params(
-        **{"network.vpc_id": VPC, "network.subnet_ids": SUBNETS, "network.security_group_ids": [SG]}
+def test_explicit_subnets_decide_the_vpc_and_the_group_goes_there(clients, ec2) -> None:
+    params = make_params(**{"network.subnet_ids": SUBNETS})  # vpc_id left at `default`
+    observe_subnets(
+        ec2, SUBNETS, subnet(SUBNETS[0], "us-east-1a", OTHER_VPC), subnet(SUBNETS[1], "us-east-1b", OTHER_VPC)
     )
+    observe_sg(ec2, vpc=OTHER_VPC)  # no DescribeVpcs: the default VPC is not consulted
     resolved = network.resolve_network(clients, params)
-    assert resolved == {
-        "vpc_id": VPC,
-        "subnet_ids": SUBNETS,
-        "security_group_ids": [SG],
-        "owned_security_group": False,
-    }
+    assert (resolved["vpc_id"], resolved["subnet_ids"], resolved["warnings"]) == (OTHER_VPC, SUBNETS, [])
+    # subnets are memoized for the life of the clients (STABLE reads in runbook_lib.aws)
+    observe_sg(ec2, vpc=OTHER_VPC)
+    planned = network.plan_security_group(clients, params)
+    assert planned.action is Action.CREATE and planned.extra["vpc_id"] == OTHER_VPC
 
 
-def test_resolve_needs_two_default_subnets(clients, ec2) -> None:
+def test_subnets_spanning_vpcs_are_refused_naming_them(clients, ec2) -> None:
+    observe_subnets(
+        ec2, SUBNETS, subnet(SUBNETS[0], "us-east-1a"), subnet(SUBNETS[1], "us-east-1b", OTHER_VPC)
+    )
+    with pytest.raises(ParameterError, match="network.subnet_ids") as caught:
+        network.resolve_network(clients, make_params(**{"network.subnet_ids": SUBNETS}))
+    for name in (*SUBNETS, VPC, OTHER_VPC):
+        assert name in str(caught.value)
+    assert mutating(clients) == []
+
+
+def test_subnets_outside_an_explicit_vpc_are_refused(clients, ec2) -> None:
+    params = make_params(**{"network.vpc_id": VPC, "network.subnet_ids": SUBNETS})
+    observe_subnets(
+        ec2,
+        SUBNETS,
+        *(subnet(s, "us-east-1a", OTHER_VPC) for s in SUBNETS[:1]),
+        subnet(SUBNETS[1], "us-east-1b", OTHER_VPC),
+    )
+    with pytest.raises(ParameterError, match="network.vpc_id") as caught:
+        network.resolve_network(clients, params)
+    assert VPC in str(caught.value) and OTHER_VPC in str(caught.value) and SUBNETS[0] in str(caught.value)
+
+
+def test_one_subnet_is_accepted_with_a_warning(clients, ec2) -> None:
+    params = make_params(**{"network.subnet_ids": SUBNETS[:1], "network.security_group_ids": [SG]})
+    observe_subnets(ec2, SUBNETS[:1], subnet(SUBNETS[0], "us-east-1b"))
+    resolved = network.resolve_network(clients, params)
+    assert resolved["subnet_ids"] == SUBNETS[:1]
+    assert resolved["warnings"] == [network.ONE_ZONE_WARNING.format(zones="use1-az1")]
+
+
+def test_explicit_subnet_in_an_unsupported_zone_is_a_plan_warning(clients, ec2, apprunner) -> None:
+    params = make_params(**{"network.subnet_ids": SUBNETS, "network.security_group_ids": [SG]})
+    observe_subnets(ec2, SUBNETS, subnet(SUBNETS[0], "us-east-1b"), subnet(SUBNETS[1], "us-east-1e"))
+    observe_connectors(apprunner)
+    planned = network.plan_vpc_connector(clients, params)
+    assert planned.action is Action.CREATE
+    assert f"warning: {SUBNETS[1]} is in use1-az3" in planned.detail
+    assert len(planned.extra["warnings"]) == 1 and "does not support" in planned.extra["warnings"][0]
+
+
+def test_default_subnets_only_in_unsupported_zones_are_refused(clients, ec2) -> None:
     observe_default_vpc(ec2)
     ec2.add_response(
-        "describe_subnets", {"Subnets": [{"SubnetId": SUBNETS[0], "AvailabilityZone": "us-east-1a"}]}
+        "describe_subnets", {"Subnets": [subnet(SUBNETS[0], "us-east-1e")]}, {"Filters": DEFAULT_FILTERS}
     )
-    with pytest.raises(ParameterError, match="network.subnet_ids"):
+    with pytest.raises(ParameterError, match="use1-az3"):
         network.resolve_network(clients, make_params())
+
+
+def test_one_supported_default_subnet_is_used_with_a_warning(clients, ec2) -> None:
+    observe_default_vpc(ec2)
+    found = [subnet(SUBNETS[0], "us-east-1a"), subnet(SUBNETS[1], "us-east-1e")]
+    ec2.add_response("describe_subnets", {"Subnets": found}, {"Filters": DEFAULT_FILTERS})
+    observe_sg(ec2)
+    resolved = network.resolve_network(clients, make_params())
+    assert resolved["subnet_ids"] == SUBNETS[:1] and "use1-az6" in resolved["warnings"][0]
 
 
 def test_resolve_without_default_vpc(clients, ec2) -> None:
@@ -565,13 +634,15 @@ def test_security_group_lifecycle_under_moto(aws_env, no_network) -> None:
         assert network.delete_security_group(clients, params).action is Action.ABSENT
 
 
-def test_resolve_network_takes_the_owned_group_just_ensured_without_a_lookup(offline_clients) -> None:
-    params = make_params(**{"network.vpc_id": "vpc-0123456789abcdef0", "network.subnet_ids": SUBNETS})
-    net = network.resolve_network(offline_clients, params, owned_group_id=SG)
+def test_resolve_network_takes_the_owned_group_just_ensured_without_a_lookup(clients, ec2) -> None:
+    params = make_params(**{"network.vpc_id": VPC, "network.subnet_ids": SUBNETS})
+    observe_subnets(ec2, SUBNETS, subnet(SUBNETS[0], "us-east-1a"), subnet(SUBNETS[1], "us-east-1b"))
+    net = network.resolve_network(clients, params, owned_group_id=SG)
     assert net == {
-        "vpc_id": "vpc-0123456789abcdef0",
+        "vpc_id": VPC,
         "subnet_ids": sorted(SUBNETS),
         "security_group_ids": [SG],
         "owned_security_group": True,
+        "warnings": [],
     }
-    assert offline_clients.calls == []
+    assert [c.operation for c in clients.calls] == ["DescribeSubnets"]  # no security group lookup

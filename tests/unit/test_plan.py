@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.errors import InvalidState, ParameterError, ResourceNotFound, WrongAccount
+from runbook_lib import network as real_network
+from runbook_lib.errors import (
+    InvalidState,
+    ParameterError,
+    ResourceNotFound,
+    TeardownIncomplete,
+    WaitTimeout,
+    WrongAccount,
+)
 from runbook_lib.ownership import Foreign, NotOwned
 from runbook_lib.params import load_params
 from runbook_lib.results import Action, Change, Result
@@ -92,6 +100,8 @@ class World:
                     "list_vpc_connectors",
                     lambda: [{"arn": "old", "owned": True}, {"arn": "v", "owned": True}],
                 ),
+                connector_base_name=real_network.connector_base_name,
+                security_group_name=real_network.security_group_name,
             ),
             "autoscaling": SimpleNamespace(
                 ensure_autoscaling=rec("ensure_autoscaling", "autoscaling"),
@@ -287,6 +297,47 @@ def test_teardown_in_reverse_order_connection_only_when_asked(world, params) -> 
     world.log.clear()
     P.teardown(NO_CLIENTS, params, delete_connection=True)
     assert world.log[-1] == "delete_connection"
+
+
+def times_out(world: World, name: str, seconds: float):
+    def fn(*_: Any, **__: Any) -> Result:
+        world.log.append(name)
+        raise WaitTimeout(
+            "It is still in use.", what=f"{name} of it", last="DependencyViolation", seconds=seconds
+        )
+
+    return fn
+
+
+def test_teardown_goes_on_past_a_security_group_that_stays_in_use(world, params, monkeypatch) -> None:
+    monkeypatch.setattr(P.network, "delete_security_group", times_out(world, "delete_security_group", 2700))
+    with pytest.raises(TeardownIncomplete) as caught:
+        P.teardown(NO_CLIENTS, params)
+    # the auto scaling configuration and the role do not depend on the group: still deleted
+    assert world.log[-2:] == ["delete_autoscaling", "delete_instance_role"]
+    text = str(caught.value)
+    assert f"security_group {params.name}-apprunner-egress" in text and "2700s" in text
+    assert "runbook down PARAMS" in text and caught.value.left == [
+        f"security_group {params.name}-apprunner-egress"
+    ]
+    results = P.teardown(NO_CLIENTS, params, raise_if_left=False)
+    left = {r.resource: r for r in results if r.extra.get("left")}
+    assert list(left) == ["security_group"] and left["security_group"].action is Action.UNCHANGED
+    assert left["security_group"].detail.startswith("left: still in use, timed out after 2700s")
+    assert [r.action for r in results if r.resource != "security_group"] == [Action.DELETED] * 4
+
+
+def test_a_stuck_service_leaves_what_depends_on_it(world, params, monkeypatch) -> None:
+    monkeypatch.setattr(P, "delete_service", times_out(world, "delete_service", 1800))
+    results = P.teardown(NO_CLIENTS, params, delete_connection=True, raise_if_left=False)
+    assert world.log == ["check_account", "delete_service"]  # nothing that needs the service gone
+    assert all(r.extra.get("left") for r in results)
+    assert [r.resource for r in results] == [*P.TEARDOWN_NEEDS]
+    sg = next(r for r in results if r.resource == "security_group")
+    assert sg.detail == f"left: not deleted while the vpc_connector {params.network.connector_name} remains"
+    with pytest.raises(TeardownIncomplete, match="instance_role"):
+        P.check_teardown(results)
+    P.check_teardown([r for r in results if not r.extra.get("left")])  # nothing left: no error
 
 
 def test_plan_uses_placeholders_for_what_apply_will_create(world, params) -> None:

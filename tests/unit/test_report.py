@@ -20,7 +20,7 @@ def test_results_table_columns_and_changed_fields() -> None:
     assert list(table.columns) == list(report.COLUMNS)
     assert table.to_dict("records")[1] == {
         "resource": "service", "name": "demo", "action": "UPDATED", "changed fields": "port",
-        "arn": "", "console": "https://c",
+        "detail": "", "arn": "", "console": "https://c",
     }  # fmt: skip
 
 
