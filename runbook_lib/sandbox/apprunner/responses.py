@@ -146,7 +146,10 @@ def _update_service(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
 def _service_op(method: str) -> Handler:
     def handler(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
         svc, op = getattr(b, method)(r["ServiceArn"])
-        return {"Service": b.service_to_dict(svc), "OperationId": op.id}
+        out: dict[str, Any] = {"Service": b.service_to_dict(svc)}
+        if op is not None:  # pausing a PAUSED / resuming a RUNNING service starts no operation
+            out["OperationId"] = op.id
+        return out
 
     return handler
 
