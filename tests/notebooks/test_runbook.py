@@ -46,7 +46,7 @@ def _owned_leftovers(url: str) -> list[str]:
         c["VpcConnectorName"] for c in ar.list_vpc_connectors()["VpcConnectors"] if c["Status"] == "ACTIVE"
     ]
     ascs = ar.list_auto_scaling_configurations()["AutoScalingConfigurationSummaryList"]
-    names = [a["AutoScalingConfigurationName"] for a in ascs if a.get("Status", "ACTIVE") == "ACTIVE"]
+    names = [a["AutoScalingConfigurationName"] for a in ascs if a.get("Status", "active").upper() == "ACTIVE"]
     left += [n for n in names if n != "DefaultConfiguration"]
     left += [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("demo")]
     groups = ec2.describe_security_groups()["SecurityGroups"]
