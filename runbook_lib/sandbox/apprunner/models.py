@@ -394,6 +394,7 @@ class Connection:
     status: str
     created_at: float
     deleted_at: float | None = None
+    status_before_delete: str | None = None  # what reads show while the delete is not visible yet
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -700,7 +701,7 @@ class AppRunnerBackend:
 
     # ------------------------------------------------------------------ connections
     def _live_connections(self) -> list[Connection]:
-        keep = self.config.connection_deleted_retention_s
+        keep = max(self.config.connection_deleted_retention_s, self.config.consistency_delay)
         now = self.now()
         for arn, conn in list(self.connections.items()):
             if conn.deleted_at is not None and now - conn.deleted_at >= keep:
@@ -742,6 +743,7 @@ class AppRunnerBackend:
             raise InvalidRequestException(
                 f"The connection is used by one or more services and can't be deleted: {', '.join(users)}"
             )
+        conn.status_before_delete = conn.status
         conn.status, conn.deleted_at = "DELETED", self.now()
         return conn
 
@@ -759,8 +761,9 @@ class AppRunnerBackend:
     def _is_latest(self, asc: AutoScalingConfiguration) -> bool:
         if asc.status != "ACTIVE":
             return False
-        return asc.revision == max(
-            a.revision for a in self.ascs.values() if a.name == asc.name and a.status == "ACTIVE"
+        return asc.revision >= max(
+            (a.revision for a in self.ascs.values() if a.name == asc.name and a.status == "ACTIVE"),
+            default=asc.revision,  # a lagging read of a deleted revision (consistency.py)
         )
 
     def _asc_in_use(self, asc: AutoScalingConfiguration) -> bool:
@@ -986,7 +989,7 @@ class AppRunnerBackend:
 
     # ------------------------------------------------------------------ VPC connectors
     def _purge_connectors(self) -> None:
-        keep, now = self.config.deleted_retention_s, self.now()
+        keep, now = max(self.config.deleted_retention_s, self.config.consistency_delay), self.now()
         for arn, conn in list(self.connectors.items()):
             if conn.deleted_at is not None and now - conn.deleted_at >= keep:
                 del self.connectors[arn]
