@@ -9,7 +9,9 @@ the caller reports in use), or raises QuotaExceeded when every revision is in us
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,16 @@ from runbook_lib.clients import Clients
 from runbook_lib.errors import QuotaExceeded, ResourceNotFound
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Change, Result, diff_fields
+from runbook_lib.waiters import (
+    GONE,
+    READABLE_TIMEOUT_S,
+    UNLISTED_TIMEOUT_S,
+    Clock,
+    Sleep,
+    readable,
+    unlisted,
+    wait_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +159,34 @@ def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
     return revisions
 
 
+def _status(clients: Clients, arn: str) -> str:
+    """The revision's status as DescribeAutoScalingConfiguration tells it (upper case), GONE if unknown."""
+    try:
+        found = call(
+            clients, "apprunner", "DescribeAutoScalingConfiguration",
+            resource=f"auto scaling configuration {arn}", AutoScalingConfigurationArn=arn,
+        )  # fmt: skip
+    except ResourceNotFound:
+        return GONE
+    return str(found["AutoScalingConfiguration"].get("Status", "")).upper()
+
+
+def await_revisions(
+    clients: Clients,
+    arns: list[str],
+    *,
+    deleted: bool,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> None:
+    """Wait until reads show the revisions created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
+    Terraform does for up to 2 minutes each way: reads may lag the write."""
+    make, timeout = (unlisted, UNLISTED_TIMEOUT_S) if deleted else (readable, READABLE_TIMEOUT_S)
+    for arn in arns:
+        spec = make(f"auto scaling configuration {arn}", functools.partial(_status, clients, arn))
+        wait_for(spec, timeout=timeout, sleep=sleep, clock=clock)
+
+
 # ---------------------------------------------------------------- plan / ensure / delete / prune
 
 
@@ -191,7 +231,14 @@ def _delete_revision(clients: Clients, revision: dict[str, Any]) -> None:
     log.info("deleted auto scaling configuration %s revision %s", revision["name"], revision["revision"])
 
 
-def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | None = None) -> Result:
+def ensure_autoscaling(
+    clients: Clients,
+    params: Params,
+    *,
+    in_use_arn: str | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Result:
     """Reuse a matching ACTIVE revision (UNCHANGED) or create one (CREATED for a new name, else UPDATED).
 
     ``in_use_arn``: the revision the service uses now; it is preferred for reuse and never deleted.
@@ -214,6 +261,7 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
         )
     for revision in decision.evict:
         _delete_revision(clients, revision)
+    await_revisions(clients, [r["arn"] for r in decision.evict], deleted=True, sleep=sleep, clock=clock)
     created = call(
         clients,
         "apprunner",
@@ -221,6 +269,8 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
         resource=f"auto scaling configuration {name}",
         **build_create_autoscaling_request(params),
     )["AutoScalingConfiguration"]
+    new_arn = created["AutoScalingConfigurationArn"]
+    await_revisions(clients, [new_arn], deleted=False, sleep=sleep, clock=clock)
     action = Action.CREATED if decision.action is Action.CREATE else Action.UPDATED
     evicted = [r["arn"] for r in decision.evict]
     log.info(
@@ -238,7 +288,9 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
     )
 
 
-def delete_autoscaling(clients: Clients, params: Params) -> Result:
+def delete_autoscaling(
+    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
+) -> Result:
     """Delete every revision of the name (DeleteAllRevisions on the name ARN); ABSENT when none is ACTIVE.
 
     Call it after the service is gone: App Runner refuses to delete a revision a service uses.
@@ -258,12 +310,21 @@ def delete_autoscaling(clients: Clients, params: Params) -> Result:
         )
     except ResourceNotFound:
         return _result(params, Action.ABSENT)
+    arns = [s["AutoScalingConfigurationArn"] for s in summaries]
+    await_revisions(clients, arns, deleted=True, sleep=sleep, clock=clock)
     revisions = [s["AutoScalingConfigurationRevision"] for s in summaries]
     log.info("deleted auto scaling configuration %s revisions %s", params.autoscaling.name, revisions)
     return _result(params, Action.DELETED, arn=target, extra={"revisions": revisions})
 
 
-def prune_autoscaling(clients: Clients, params: Params, keep_arn: str) -> Result:
+def prune_autoscaling(
+    clients: Clients,
+    params: Params,
+    keep_arn: str,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Result:
     """Delete ACTIVE revisions other than ``keep_arn`` that no service uses (never the default).
 
     DELETED with ``extra["deleted_arns"]``, or UNCHANGED when there was nothing to prune.
@@ -278,5 +339,6 @@ def prune_autoscaling(clients: Clients, params: Params, keep_arn: str) -> Result
         except ResourceNotFound:
             continue
         deleted.append(revision["arn"])
+    await_revisions(clients, deleted, deleted=True, sleep=sleep, clock=clock)
     action = Action.DELETED if deleted else Action.UNCHANGED
     return _result(params, action, arn=keep_arn, extra={"deleted_arns": deleted} if deleted else {})

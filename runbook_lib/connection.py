@@ -7,6 +7,7 @@ Connections are immutable; a reused connection (maybe shared with other services
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -16,7 +17,19 @@ from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceConflict, ResourceNotFound
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Change, Result
-from runbook_lib.waiters import GONE, Clock, Progress, Sleep, connection_available, wait_for
+from runbook_lib.waiters import (
+    CONNECTION_GONE_TIMEOUT_S,
+    GONE,
+    LIVE_CONNECTION,
+    READABLE_TIMEOUT_S,
+    Clock,
+    Progress,
+    Sleep,
+    connection_available,
+    readable,
+    unlisted,
+    wait_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +119,16 @@ def plan_connection(clients: Clients, params: Params) -> Result:
     return _result(params, Action.UNCHANGED, observed)
 
 
-def ensure_connection(clients: Clients, params: Params) -> Result:
-    """Reuse the connection of that name, or create it (PENDING_HANDSHAKE). Never waits."""
+def _listed_status(clients: Clients, params: Params) -> str:
+    found = find_connection(clients, params)
+    return found["status"] if found else GONE
+
+
+def ensure_connection(
+    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
+) -> Result:
+    """Reuse the connection of that name, or create it (PENDING_HANDSHAKE) and wait until it is listed
+    (reads may lag the create). Never waits for the handshake."""
     observed = find_connection(clients, params)
     if observed is not None:
         _refuse_provider_change(params, observed, diff_connection(params, observed))
@@ -117,6 +138,9 @@ def ensure_connection(clients: Clients, params: Params) -> Result:
         **build_create_connection_request(params),
     )["Connection"]  # fmt: skip
     log.info("created connection %s (%s)", params.connection.name, made.get("Status"))
+    fetch = functools.partial(_listed_status, clients, params)
+    spec = readable(f"{RESOURCE} {params.connection.name}", fetch, ready=LIVE_CONNECTION)
+    wait_for(spec, timeout=READABLE_TIMEOUT_S, sleep=sleep, clock=clock)
     observed = {
         "name": params.connection.name,
         "arn": made["ConnectionArn"],
@@ -150,19 +174,18 @@ def wait_for_handshake(
             aws_message="no connection of that name",
         )
     console = connections_console(params.region)
-
-    def fetch() -> str:
-        found = find_connection(clients, params)
-        return found["status"] if found else GONE
-
+    fetch = functools.partial(_listed_status, clients, params)
     spec = connection_available(params.connection.name, fetch, console=console)
     limit = params.connection.handshake_timeout_s if timeout is None else timeout
     status = wait_for(spec, timeout=limit, sleep=sleep, clock=clock, on_progress=on_status)
     return _result(params, Action.UNCHANGED, {**observed, "status": status})
 
 
-def delete_connection(clients: Clients, params: Params) -> Result:
-    """Delete the connection (DELETED), or report it ABSENT. Fails while a service uses it."""
+def delete_connection(
+    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
+) -> Result:
+    """Delete the connection (DELETED) and wait until it is no longer listed (Terraform waits up to
+    5 min), or report it ABSENT. Fails while a service uses it."""
     observed = find_connection(clients, params)
     if observed is None:
         return _result(params, Action.ABSENT, None)
@@ -173,4 +196,7 @@ def delete_connection(clients: Clients, params: Params) -> Result:
         )  # fmt: skip
     except ResourceNotFound:
         return _result(params, Action.ABSENT, None)
+    fetch = functools.partial(_listed_status, clients, params)
+    spec = unlisted(f"{RESOURCE} {params.connection.name}", fetch)
+    wait_for(spec, timeout=CONNECTION_GONE_TIMEOUT_S, sleep=sleep, clock=clock)
     return _result(params, Action.DELETED, {**observed, "status": "DELETED"})

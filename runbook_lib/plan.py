@@ -212,7 +212,7 @@ def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
 def _apply_connection(
     clients: Clients, params: Params, wait: bool, on_progress: Progress | None, sleep: Sleep, clock: Clock
 ) -> Result:
-    result = ensure_connection(clients, params)
+    result = ensure_connection(clients, params, sleep=sleep, clock=clock)
     if not wait or result.extra.get("status") == "AVAILABLE":
         return result
     waited = wait_for_handshake(
@@ -267,7 +267,9 @@ def _apply_service(
         )
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
     if asc_switched and inputs.autoscaling_arn:
-        pruned = autoscaling.prune_autoscaling(clients, params, inputs.autoscaling_arn)
+        pruned = autoscaling.prune_autoscaling(
+            clients, params, inputs.autoscaling_arn, sleep=sleep, clock=clock
+        )
         if pruned.action is not Action.UNCHANGED:
             results.append(pruned)
     return results
@@ -300,13 +302,17 @@ def apply(
             results.append(group)
             owned_group = group.extra.get("group_id")
         connector = network.ensure_vpc_connector(
-            clients, params, network=network.resolve_network(clients, params, owned_group_id=owned_group)
+            clients,
+            params,
+            network=network.resolve_network(clients, params, owned_group_id=owned_group),
+            sleep=sleep,
+            clock=clock,
         )
         results.append(connector)
         old_connectors = [a for a in connector.extra.get("stale_arns", []) if a != connector.arn]
     if "autoscaling" in steps:
         in_use = _service_asc_arn(clients, params)
-        asc = autoscaling.ensure_autoscaling(clients, params, in_use_arn=in_use)
+        asc = autoscaling.ensure_autoscaling(clients, params, in_use_arn=in_use, sleep=sleep, clock=clock)
         results.append(asc)
         asc_switched = asc.action is not Action.UNCHANGED or (in_use is not None and asc.arn != in_use)
     if "service" in steps:
@@ -333,11 +339,11 @@ def teardown(
         delete_service(clients, params, **waits),
         network.delete_vpc_connector(clients, params, **waits),
         network.delete_security_group(clients, params, **waits),
-        autoscaling.delete_autoscaling(clients, params),
+        autoscaling.delete_autoscaling(clients, params, sleep=sleep, clock=clock),
         iam.delete_instance_role(clients, params),
     ]
     if delete_connection:
-        results.append(connection.delete_connection(clients, params))
+        results.append(connection.delete_connection(clients, params, sleep=sleep, clock=clock))
     return results
 
 

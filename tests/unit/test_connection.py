@@ -82,7 +82,7 @@ def test_ensure_reuses_existing_without_mutating(clients, stub, params) -> None:
     assert not any(c.mutating for c in clients.calls)
 
 
-def test_ensure_creates_when_absent(clients, stub, params) -> None:
+def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
     stub.add_response("list_connections", listing(), LIST)
     made = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "ProviderType": "GITHUB"}
     stub.add_response(
@@ -90,8 +90,11 @@ def test_ensure_creates_when_absent(clients, stub, params) -> None:
         {"Connection": {**made, "Status": "PENDING_HANDSHAKE"}},
         build_create_connection_request(params),
     )
-    result = ensure_connection(clients, params)
+    stub.add_response("list_connections", listing(), LIST)  # reads may lag the create: not listed yet
+    stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
+    result = ensure_connection(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
     assert result.action is Action.CREATED and result.arn == ARN
+    assert len(fake_time.sleeps) == 1
     assert "handshake" in result.detail and result.console_url == CONSOLE
 
 
@@ -142,10 +145,14 @@ def test_handshake_error_and_absent(clients, stub, params, fake_time) -> None:
         wait_for_handshake(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
 
 
-def test_delete_and_delete_again(clients, stub, params) -> None:
+def test_delete_and_delete_again(clients, stub, params, fake_time) -> None:
     stub.add_response("list_connections", listing("AVAILABLE"), LIST)
     deleted = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "Status": "DELETED"}
     stub.add_response("delete_connection", {"Connection": deleted}, {"ConnectionArn": ARN})
-    assert delete_connection(clients, params).action is Action.DELETED
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)  # reads may lag the delete
+    stub.add_response("list_connections", listing("DELETED"), LIST)
+    waits = {"sleep": fake_time.sleep, "clock": fake_time.clock}
+    assert delete_connection(clients, params, **waits).action is Action.DELETED
+    assert len(fake_time.sleeps) == 1
     stub.add_response("list_connections", listing("DELETED"), LIST)
     assert delete_connection(clients, params).action is Action.ABSENT
