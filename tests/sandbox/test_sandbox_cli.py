@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox_helpers import service_request
 
 from runbook_lib.sandbox import cli as sandbox_cli
 
@@ -127,12 +128,50 @@ def test_aws_cli_against_started_sandbox(started: Any) -> None:
     assert created["Connection"]["Status"] == "PENDING_HANDSHAKE"
     handshake = _sandbox(cwd, "handshake", "github-seed")
     assert handshake.returncode == 0 and "AVAILABLE" in handshake.stdout
-    listed = aws("apprunner", "list-connections", "--connection-name", "github-seed")["ConnectionSummaryList"]
+    connections = aws("apprunner", "list-connections", "--connection-name", "github-seed")
+    listed = connections["ConnectionSummaryList"]
     assert [(c["ConnectionName"], c["Status"]) for c in listed] == [("github-seed", "AVAILABLE")]
     subnets = aws("ec2", "describe-subnets")["Subnets"]
     assert len(subnets) >= 2 and all(s["DefaultForAz"] for s in subnets)
     missing = _sandbox(cwd, "handshake", "no-such-connection")
     assert missing.returncode == 1 and "no connection" in missing.stderr
+
+    # auto scaling: lowercase status on the wire; a new revision is the highest ACTIVE one + 1
+    def asc(max_size: int) -> dict[str, Any]:
+        made = aws(
+            "apprunner", "create-auto-scaling-configuration", "--auto-scaling-configuration-name", "cli-asc",
+            "--max-size", str(max_size),
+        )["AutoScalingConfiguration"]  # fmt: skip
+        assert made["Status"] == "active"
+        return made
+
+    def delete_asc(made: dict[str, Any]) -> str:
+        arn = made["AutoScalingConfigurationArn"]
+        gone = aws("apprunner", "delete-auto-scaling-configuration", "--auto-scaling-configuration-arn", arn)
+        return gone["AutoScalingConfiguration"]["Status"]
+
+    first, second = asc(3), asc(4)
+    assert (first["AutoScalingConfigurationRevision"], second["AutoScalingConfigurationRevision"]) == (1, 2)
+    assert delete_asc(second) == "inactive"
+    assert asc(5)["AutoScalingConfigurationRevision"] == 2  # replacing revision 2 of 2 gives 2
+    ascs = aws(
+        "apprunner", "list-auto-scaling-configurations", "--auto-scaling-configuration-name", "cli-asc"
+    )
+    assert [a["Status"] for a in ascs["AutoScalingConfigurationSummaryList"]] == ["active"]
+
+    # pause / resume are idempotent: the service, and no OperationId, when already there
+    source = service_request("cli-app", listed[0]["ConnectionArn"])["SourceConfiguration"]
+    svc = aws(
+        "apprunner", "create-service", "--service-name", "cli-app",
+        "--source-configuration", json.dumps(source),
+    )["Service"]  # fmt: skip
+    arn = svc["ServiceArn"]
+    resumed = aws("apprunner", "resume-service", "--service-arn", arn)
+    assert resumed["Service"]["Status"] == "RUNNING" and "OperationId" not in resumed
+    paused = aws("apprunner", "pause-service", "--service-arn", arn)
+    assert paused["OperationId"] and paused["Service"]["Status"] == "OPERATION_IN_PROGRESS"
+    again = aws("apprunner", "pause-service", "--service-arn", arn)
+    assert again["Service"]["Status"] == "PAUSED" and "OperationId" not in again
 
 
 def test_auto_handshake_via_start_options(tmp_path: Path) -> None:
