@@ -119,6 +119,30 @@ def test_up_rerun_and_down(
     assert _owned_leftovers(runbook_env.url) == []
 
 
+def test_up_rerun_and_down_converge_under_a_consistency_delay(
+    runbook_env, write_params, tmp_path: Path
+) -> None:
+    """`runbook up`, a re-run and `runbook down` while reads lag writes by 3 s (new App Runner resources
+    hidden, deleted ones still listed): each notebook finds what the one before created, the re-run makes
+    no mutating call, and a second `down` finds nothing left."""
+    runbook_env.control.config(consistency_delay=3)
+    params = write_params(tmp_path, "lag-go-app")
+    assert main(["up", str(params)]) == 0
+    assert [n["status"] for n in _manifest(_runs(tmp_path)[-1])["notebooks"]] == ["ok"] * 6
+
+    runbook_env.control.clear_requests()
+    assert main(["up", str(params)]) == 0
+    assert runbook_env.control.mutating_requests() == []
+
+    assert main(["down", str(params), "--delete-connection"]) == 0
+    down = _manifest(_runs(tmp_path)[-1])
+    assert {r["action"] for r in down["resources"]} == {"DELETED"} and len(down["resources"]) == 6
+    runbook_env.control.clear_requests()
+    assert main(["down", str(params), "--delete-connection"]) == 0
+    assert {r["action"] for r in _manifest(_runs(tmp_path)[-1])["resources"]} == {"ABSENT"}
+    assert runbook_env.control.mutating_requests() == []
+
+
 def test_a_change_after_a_successful_up_runs_the_notebooks(
     runbook_env, write_params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
