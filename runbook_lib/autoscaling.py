@@ -20,16 +20,7 @@ from runbook_lib.clients import Clients
 from runbook_lib.errors import QuotaExceeded, ResourceNotFound
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Change, Result, diff_fields
-from runbook_lib.waiters import (
-    GONE,
-    READABLE_TIMEOUT_S,
-    UNLISTED_TIMEOUT_S,
-    Clock,
-    Sleep,
-    readable,
-    unlisted,
-    wait_for,
-)
+from runbook_lib.waiters import GONE, Clock, Sleep, await_read
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +172,9 @@ def await_revisions(
 ) -> None:
     """Wait until reads show the revisions created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
     Terraform does for up to 2 minutes each way: reads may lag the write."""
-    make, timeout = (unlisted, UNLISTED_TIMEOUT_S) if deleted else (readable, READABLE_TIMEOUT_S)
     for arn in arns:
-        spec = make(f"auto scaling configuration {arn}", functools.partial(_status, clients, arn))
-        wait_for(spec, timeout=timeout, sleep=sleep, clock=clock)
+        fetch = functools.partial(_status, clients, arn)
+        await_read(f"auto scaling configuration {arn}", fetch, deleted=deleted, sleep=sleep, clock=clock)
 
 
 # ---------------------------------------------------------------- plan / ensure / delete / prune

@@ -20,6 +20,7 @@ matches the desired configuration, else the newest one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -40,16 +41,7 @@ from runbook_lib.errors import (
 )
 from runbook_lib.params import OWNER_TAG, Params
 from runbook_lib.results import Action, Change, Result
-from runbook_lib.waiters import (
-    GONE,
-    READABLE_TIMEOUT_S,
-    UNLISTED_TIMEOUT_S,
-    Backoff,
-    WaitSpec,
-    readable,
-    unlisted,
-    wait_for,
-)
+from runbook_lib.waiters import GONE, Backoff, WaitSpec, await_read, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -621,9 +613,8 @@ def await_connector(
 ) -> None:
     """Wait until reads show the connector created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
     Terraform does for up to 2 minutes each way: reads may lag the write."""
-    make, timeout = (unlisted, UNLISTED_TIMEOUT_S) if deleted else (readable, READABLE_TIMEOUT_S)
-    spec = make(f"vpc connector {arn}", lambda: _connector_status(clients, arn))
-    wait_for(spec, timeout=timeout, sleep=sleep, clock=clock)
+    fetch = functools.partial(_connector_status, clients, arn)
+    await_read(f"vpc connector {arn}", fetch, deleted=deleted, sleep=sleep, clock=clock)
 
 
 def delete_vpc_connector(

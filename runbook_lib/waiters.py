@@ -259,3 +259,19 @@ def unlisted(what: str, fetch: Callable[[], str], *, gone: frozenset[str] = NOT_
         success=gone,
         timeout_hint="AWS still shows it; re-run the teardown, which reports it ABSENT once it is gone.",
     )
+
+
+def await_read(
+    what: str,
+    fetch: Callable[[], str],
+    *,
+    deleted: bool,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> str:
+    """After a create (``deleted=False``: until ACTIVE) or a delete (until INACTIVE, DELETED or unknown),
+    wait until reads agree with the write, for as long as Terraform does (2 minutes)."""
+    spec = unlisted(what, fetch) if deleted else readable(what, fetch)
+    return wait_for(
+        spec, timeout=UNLISTED_TIMEOUT_S if deleted else READABLE_TIMEOUT_S, sleep=sleep, clock=clock
+    )

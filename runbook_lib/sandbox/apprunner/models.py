@@ -43,8 +43,9 @@ Answers checked against sources outside this project (the real API, not its mode
   members and compare with what DescribeService returns; the runbook does both.
 - Consistency delay (``consistency_delay``; see ``consistency.py``): Terraform waits up to 2 min for a
   new ASC or VPC connector to be readable, 2 min for a deleted one to leave ACTIVE and 5 min for a
-  deleted connection to disappear (``internal/service/apprunner/…``: ``waitAutoScalingConfiguration…``,
-  ``waitVPCConnector…``, ``waitConnectionDeleted``).
+  deleted connection to disappear (``internal/service/apprunner/``: ``waitAutoScalingConfigurationCreated``
+  / ``…Deleted`` in ``auto_scaling_configuration_version.go``, ``waitVPCConnectorCreated`` / ``…Deleted``
+  in ``vpc_connector.go``, ``waitConnectionDeleted`` in ``connection.go``).
 """
 
 from __future__ import annotations
