@@ -135,12 +135,18 @@ def test_up_rerun_and_down_converge_under_a_consistency_delay(
     assert runbook_env.control.mutating_requests() == []
 
     assert main(["down", str(params), "--delete-connection"]) == 0
-    down = _manifest(_runs(tmp_path)[-1])
+    (down,) = _downs(tmp_path)
     assert {r["action"] for r in down["resources"]} == {"DELETED"} and len(down["resources"]) == 6
     runbook_env.control.clear_requests()
     assert main(["down", str(params), "--delete-connection"]) == 0
-    assert {r["action"] for r in _manifest(_runs(tmp_path)[-1])["resources"]} == {"ABSENT"}
+    assert {r["action"] for r in _downs(tmp_path)[-1]["resources"]} == {"ABSENT"}
     assert runbook_env.control.mutating_requests() == []
+
+
+def _downs(folder: Path) -> list[dict]:
+    """The manifests of the `down` runs, oldest first (run folders of one second sort by name, not time)."""
+    found = [_manifest(run) for run in _runs(folder) if (run / "manifest.json").exists()]
+    return sorted((m for m in found if m["action"] == "down"), key=lambda m: m["started_at"])
 
 
 def test_a_change_after_a_successful_up_runs_the_notebooks(
