@@ -56,12 +56,18 @@ def build_create_connection_request(params: Params) -> dict[str, Any]:
 
 
 def find_connection(clients: Clients, params: Params) -> dict[str, Any] | None:
-    """The connection named in the params: ``{name, arn, provider, status}``, or None (DELETED = absent)."""
+    """The connection named in the params: ``{name, arn, provider, status}``, or None (DELETED = absent).
+
+    ListConnections answering ResourceNotFoundException (outside its model) also means absent, as the
+    Terraform provider reads it (``internal/service/apprunner/connection.go``)."""
     name = params.connection.name
-    items = paginate(
-        clients, "apprunner", "ListConnections", "ConnectionSummaryList",
-        resource=f"{RESOURCE} {name}", ConnectionName=name,
-    )  # fmt: skip
+    try:
+        items = paginate(
+            clients, "apprunner", "ListConnections", "ConnectionSummaryList",
+            resource=f"{RESOURCE} {name}", ConnectionName=name,
+        )  # fmt: skip
+    except ResourceNotFound:
+        return None
     for item in items:
         if item.get("ConnectionName") == name and str(item.get("Status", "")).upper() != "DELETED":
             return {

@@ -156,3 +156,9 @@ def test_delete_and_delete_again(clients, stub, params, fake_time) -> None:
     assert len(fake_time.sleeps) == 1
     stub.add_response("list_connections", listing("DELETED"), LIST)
     assert delete_connection(clients, params).action is Action.ABSENT
+
+
+def test_list_connections_not_found_means_absent(clients, stub, params) -> None:
+    """Outside the model, but Terraform reads it so: ResourceNotFoundException from ListConnections."""
+    stub.add_client_error("list_connections", "ResourceNotFoundException", expected_params=LIST)
+    assert find_connection(clients, params) is None
