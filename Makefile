@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-SANDBOX_PORT ?= 4599
+SANDBOX_PORT ?= $(or $(RUNBOOK_SANDBOX_PORT),4599)
 LAB_ARGS ?=
 
 .PHONY: install lint test demo lab stop clean bench

@@ -15,7 +15,9 @@ service uses, and report the rest as kept.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ from runbook_lib.errors import QuotaExceeded, ResourceNotFound
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
+from runbook_lib.waiters import GONE, Clock, Sleep, await_read
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,33 @@ def _claimed(clients: Clients, params: Params) -> list[dict[str, Any]]:
     return revisions
 
 
+def _status(clients: Clients, arn: str) -> str:
+    """The revision's status as DescribeAutoScalingConfiguration tells it (upper case), GONE if unknown."""
+    try:
+        found = call(
+            clients, "apprunner", "DescribeAutoScalingConfiguration",
+            resource=f"auto scaling configuration {arn}", AutoScalingConfigurationArn=arn,
+        )  # fmt: skip
+    except ResourceNotFound:
+        return GONE
+    return str(found["AutoScalingConfiguration"].get("Status", "")).upper()
+
+
+def await_revisions(
+    clients: Clients,
+    arns: list[str],
+    *,
+    deleted: bool,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> None:
+    """Wait until reads show the revisions created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
+    Terraform does for up to 2 minutes each way: reads may lag the write."""
+    for arn in arns:
+        fetch = functools.partial(_status, clients, arn)
+        await_read(f"auto scaling configuration {arn}", fetch, deleted=deleted, sleep=sleep, clock=clock)
+
+
 # ---------------------------------------------------------------- plan / ensure / delete / prune
 
 
@@ -232,7 +262,14 @@ def _delete_revision(clients: Clients, revision: dict[str, Any]) -> None:
     log.info("deleted auto scaling configuration %s revision %s", revision["name"], revision["revision"])
 
 
-def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | None = None) -> Result:
+def ensure_autoscaling(
+    clients: Clients,
+    params: Params,
+    *,
+    in_use_arn: str | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Result:
     """Reuse a matching ACTIVE revision (UNCHANGED) or create one (CREATED for a new name, else UPDATED).
 
     ``in_use_arn``: the revision the service uses now; it is preferred for reuse and never deleted.
@@ -267,6 +304,7 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
                 aws_message=f"{REVISION_QUOTA} revisions per name; revision {revision['revision']} in use",
             )
         _delete_revision(clients, revision)
+    await_revisions(clients, [r["arn"] for r in decision.evict], deleted=True, sleep=sleep, clock=clock)
     created = call(
         clients,
         "apprunner",
@@ -274,6 +312,8 @@ def ensure_autoscaling(clients: Clients, params: Params, *, in_use_arn: str | No
         resource=f"auto scaling configuration {name}",
         **build_create_autoscaling_request(params),
     )["AutoScalingConfiguration"]
+    new_arn = created["AutoScalingConfigurationArn"]
+    await_revisions(clients, [new_arn], deleted=False, sleep=sleep, clock=clock)
     action = Action.CREATED if decision.action is Action.CREATE else Action.UPDATED
     evicted = [r["arn"] for r in decision.evict]
     log.info(
@@ -309,7 +349,12 @@ def _adopt(clients: Clients, params: Params, revisions: list[dict[str, Any]]) ->
 
 
 def _delete_unused(
-    clients: Clients, params: Params, keep_arn: str | None = None
+    clients: Clients,
+    params: Params,
+    keep_arn: str | None = None,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Delete the owned ACTIVE revisions that no service uses (never ``keep_arn`` or the default).
 
@@ -331,17 +376,20 @@ def _delete_unused(
                 _delete_revision(clients, revision)
             except ResourceNotFound:
                 continue
+            await_revisions(clients, [revision["arn"]], deleted=True, sleep=sleep, clock=clock)
             deleted.append(revision)
     return deleted, kept
 
 
-def delete_autoscaling(clients: Clients, params: Params) -> Result:
+def delete_autoscaling(
+    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
+) -> Result:
     """Delete the owned revisions of the name that no service uses, one by one; ABSENT when none is ACTIVE,
     KEPT when every remaining one is someone else's or still used (``detail`` says which and why).
 
     Call it after the service is gone: App Runner refuses to delete a revision a service uses.
     """
-    deleted, kept = _delete_unused(clients, params)
+    deleted, kept = _delete_unused(clients, params, sleep=sleep, clock=clock)
     detail = "; ".join(f"kept {k}" for k in kept)
     if not deleted:
         return _result(params, Action.KEPT if kept else Action.ABSENT, detail=detail)
@@ -351,11 +399,18 @@ def delete_autoscaling(clients: Clients, params: Params) -> Result:
     return _result(params, Action.DELETED, arn=arn, detail=detail, extra={"revisions": revisions})
 
 
-def prune_autoscaling(clients: Clients, params: Params, keep_arn: str) -> Result:
+def prune_autoscaling(
+    clients: Clients,
+    params: Params,
+    keep_arn: str,
+    *,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> Result:
     """Delete owned ACTIVE revisions other than ``keep_arn`` that no service uses (never the default).
 
     DELETED with ``extra["deleted_arns"]``, or UNCHANGED when there was nothing to prune.
     """
-    deleted = [r["arn"] for r in _delete_unused(clients, params, keep_arn)[0]]
+    deleted = [r["arn"] for r in _delete_unused(clients, params, keep_arn, sleep=sleep, clock=clock)[0]]
     action = Action.DELETED if deleted else Action.UNCHANGED
     return _result(params, action, arn=keep_arn, extra={"deleted_arns": deleted} if deleted else {})

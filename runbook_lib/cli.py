@@ -53,20 +53,29 @@ def _console(stderr: bool = False) -> Any:
 
 
 def use_sandbox(state_dir: str = ".runbook") -> str:
-    """Point this process (and the kernels it starts) at the local sandbox, starting it if needed."""
+    """Point this process (and the kernels it starts) at the recorded sandbox, whatever its options; when
+    none runs, say so and start one on the default port (``RUNBOOK_SANDBOX_PORT``, else 4599)."""
     from runbook_lib.sandbox import cli as sandbox_cli
 
-    args = build_parser().parse_args(["sandbox", "start", "--state-dir", state_dir])
-    with _redirect_stdout_to_stderr():  # `start` returns at once when it already runs
-        if args.func(args) != 0:
-            raise RunbookError(f"could not start the sandbox; see {state_dir}/sandbox.log")
     state = sandbox_cli.read_state(state_dir)
+    if not sandbox_cli.running(state):
+        port = str(sandbox_cli.DEFAULT_PORT)
+        _console(stderr=True).print(
+            f"no local sandbox runs: starting one on 127.0.0.1:{port} (set RUNBOOK_SANDBOX_PORT for another "
+            "port; `runbook sandbox stop` ends it)"
+        )
+        args = build_parser().parse_args(["sandbox", "start", "--state-dir", state_dir, "--port", port])
+        with _redirect_stdout_to_stderr():
+            if args.func(args) != 0:
+                raise RunbookError(f"could not start the sandbox; see {state_dir}/sandbox.log")
+        state = sandbox_cli.read_state(state_dir)
     if not state:
         raise RunbookError(f"the sandbox started but left no {state_dir}/sandbox.json")
     os.environ.update(AWS_ENDPOINT_URL=state["url"], **SANDBOX_CREDENTIALS)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)
-    _console(stderr=True).print(f"[dim]using the local sandbox (a test double of AWS) at {state['url']}[/]")
+    described = sandbox_cli.describe(state)
+    _console(stderr=True).print(f"[dim]using the local sandbox (a test double of AWS) at {described}[/]")
     return str(state["url"])
 
 

@@ -7,6 +7,7 @@ Connections are immutable; a reused connection (maybe shared with other services
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -17,7 +18,19 @@ from runbook_lib.errors import ResourceConflict, ResourceNotFound
 from runbook_lib.ownership import is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
-from runbook_lib.waiters import GONE, Clock, Progress, Sleep, connection_available, wait_for
+from runbook_lib.waiters import (
+    CONNECTION_GONE_TIMEOUT_S,
+    GONE,
+    LIVE_CONNECTION,
+    READABLE_TIMEOUT_S,
+    Clock,
+    Progress,
+    Sleep,
+    connection_available,
+    readable,
+    unlisted,
+    wait_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +52,18 @@ def build_create_connection_request(params: Params) -> dict[str, Any]:
 
 
 def find_connection(clients: Clients, params: Params) -> dict[str, Any] | None:
-    """The connection named in the params: ``{name, arn, provider, status}``, or None (DELETED = absent)."""
+    """The connection named in the params: ``{name, arn, provider, status}``, or None (DELETED = absent).
+
+    ListConnections answering ResourceNotFoundException (outside its model) also means absent, as the
+    Terraform provider reads it (``internal/service/apprunner/connection.go``)."""
     name = params.connection.name
-    items = paginate(
-        clients, "apprunner", "ListConnections", "ConnectionSummaryList",
-        resource=f"{RESOURCE} {name}", ConnectionName=name,
-    )  # fmt: skip
+    try:
+        items = paginate(
+            clients, "apprunner", "ListConnections", "ConnectionSummaryList",
+            resource=f"{RESOURCE} {name}", ConnectionName=name,
+        )  # fmt: skip
+    except ResourceNotFound:
+        return None
     for item in items:
         if item.get("ConnectionName") == name and str(item.get("Status", "")).upper() != "DELETED":
             return {
@@ -111,8 +130,16 @@ def _adoption(clients: Clients, params: Params, observed: dict[str, Any]) -> tup
     return () if is_owned(params, tags) else (Change("tags", tags or None, dict(params.owned_tags)),)
 
 
-def ensure_connection(clients: Clients, params: Params) -> Result:
-    """Reuse the connection of that name, or create it (PENDING_HANDSHAKE). Never waits."""
+def _listed_status(clients: Clients, params: Params) -> str:
+    found = find_connection(clients, params)
+    return found["status"] if found else GONE
+
+
+def ensure_connection(
+    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
+) -> Result:
+    """Reuse the connection of that name, or create it (PENDING_HANDSHAKE) and wait until it is listed
+    (reads may lag the create). Never waits for the handshake."""
     observed = find_connection(clients, params)
     if observed is not None:
         _refuse_provider_change(params, observed, diff_connection(params, observed))
@@ -129,6 +156,9 @@ def ensure_connection(clients: Clients, params: Params) -> Result:
         **build_create_connection_request(params),
     )["Connection"]  # fmt: skip
     log.info("created connection %s (%s)", params.connection.name, made.get("Status"))
+    fetch = functools.partial(_listed_status, clients, params)
+    spec = readable(f"{RESOURCE} {params.connection.name}", fetch, ready=LIVE_CONNECTION)
+    wait_for(spec, timeout=READABLE_TIMEOUT_S, sleep=sleep, clock=clock)
     observed = {
         "name": params.connection.name,
         "arn": made["ConnectionArn"],
@@ -162,11 +192,7 @@ def wait_for_handshake(
             aws_message="no connection of that name",
         )
     console = connections_console(params.region)
-
-    def fetch() -> str:
-        found = find_connection(clients, params)
-        return found["status"] if found else GONE
-
+    fetch = functools.partial(_listed_status, clients, params)
     spec = connection_available(params.connection.name, fetch, console=console)
     limit = params.connection.handshake_timeout_s if timeout is None else timeout
     status = wait_for(spec, timeout=limit, sleep=sleep, clock=clock, on_progress=on_status)
@@ -181,9 +207,12 @@ def _tags(clients: Clients, params: Params, arn: str) -> dict[str, str]:
     return tag_map(found.get("Tags"))
 
 
-def delete_connection(clients: Clients, params: Params) -> Result:
-    """Delete the connection (DELETED), or report it ABSENT; KEPT when it is not the runbook's (it is
-    shared per account: reused by name, deleted only when owned). Fails while a service uses it."""
+def delete_connection(
+    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
+) -> Result:
+    """Delete the connection (DELETED) and wait until it is no longer listed (Terraform waits up to
+    5 min), or report it ABSENT; KEPT when it is not the runbook's (it is shared per account: reused by
+    name, deleted only when owned). Fails while a service uses it."""
     observed = find_connection(clients, params)
     if observed is None:
         return _result(params, Action.ABSENT, None)
@@ -196,4 +225,7 @@ def delete_connection(clients: Clients, params: Params) -> Result:
         )  # fmt: skip
     except ResourceNotFound:
         return _result(params, Action.ABSENT, None)
+    fetch = functools.partial(_listed_status, clients, params)
+    spec = unlisted(f"{RESOURCE} {params.connection.name}", fetch)
+    wait_for(spec, timeout=CONNECTION_GONE_TIMEOUT_S, sleep=sleep, clock=clock)
     return _result(params, Action.DELETED, {**observed, "status": "DELETED"})

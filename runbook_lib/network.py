@@ -23,6 +23,7 @@ matches the desired configuration, else the newest one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -45,7 +46,7 @@ from runbook_lib.errors import (
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
-from runbook_lib.waiters import GONE, Backoff, WaitSpec, wait_for
+from runbook_lib.waiters import GONE, Backoff, WaitSpec, await_read, wait_for
 
 log = logging.getLogger(__name__)
 
@@ -634,7 +635,12 @@ def plan_vpc_connector(clients: Clients, params: Params, *, network: dict[str, A
 
 
 def ensure_vpc_connector(
-    clients: Clients, params: Params, *, network: dict[str, Any] | None = None
+    clients: Clients,
+    params: Params,
+    *,
+    network: dict[str, Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Result:
     """Create the connector, or on drift a new one (REPLACED, ``extra["old_arn"]``); the old one is
     deleted by ``delete_vpc_connector(..., arn=old_arn)`` once the service uses the new one."""
@@ -665,6 +671,7 @@ def ensure_vpc_connector(
     request = build_create_vpc_connector_request(params, network, name)
     created = call(clients, "apprunner", "CreateVpcConnector", resource=f"vpc connector {name}", **request)
     arn = created["VpcConnector"]["VpcConnectorArn"]
+    await_connector(clients, arn, deleted=False, sleep=sleep, clock=clock)
     extra: dict[str, Any] = {"connector_name": name}
     action = Action.CREATED
     if current is None:
@@ -685,14 +692,33 @@ def _is_in_use(err: RunbookError) -> bool:
     return isinstance(err, InvalidRequest) and "being used" in str(getattr(err, "aws_message", ""))
 
 
-def _still_active(clients: Clients, arn: str) -> bool:
+def _connector_status(clients: Clients, arn: str) -> str:
+    """The connector's status as DescribeVpcConnector tells it (upper case), GONE if unknown."""
     try:
         found = call(
             clients, "apprunner", "DescribeVpcConnector", resource=f"vpc connector {arn}", VpcConnectorArn=arn
         )
     except ResourceNotFound:
-        return False
-    return str(found["VpcConnector"].get("Status", "")).upper() == "ACTIVE"
+        return GONE
+    return str(found["VpcConnector"].get("Status", "")).upper()
+
+
+def _still_active(clients: Clients, arn: str) -> bool:
+    return _connector_status(clients, arn) == "ACTIVE"
+
+
+def await_connector(
+    clients: Clients,
+    arn: str,
+    *,
+    deleted: bool,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Wait until reads show the connector created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
+    Terraform does for up to 2 minutes each way: reads may lag the write."""
+    fetch = functools.partial(_connector_status, clients, arn)
+    await_read(f"vpc connector {arn}", fetch, deleted=deleted, sleep=sleep, clock=clock)
 
 
 def delete_vpc_connector(
@@ -737,4 +763,6 @@ def delete_vpc_connector(
         return _connector_result(params, Action.KEPT, arn=foreign[0], detail=NOT_OWNED)
     if not deleted:
         return _connector_result(params, Action.ABSENT, arn=arn)
+    for target in deleted:
+        await_connector(clients, target, deleted=True, sleep=sleep, clock=clock)
     return _connector_result(params, Action.DELETED, arn=deleted[0], extra={"arns": deleted})

@@ -236,7 +236,7 @@ def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
 def _apply_connection(
     clients: Clients, params: Params, wait: bool, on_progress: Progress | None, sleep: Sleep, clock: Clock
 ) -> Result:
-    result = ensure_connection(clients, params)
+    result = ensure_connection(clients, params, sleep=sleep, clock=clock)
     if not wait or result.extra.get("status") == "AVAILABLE":
         return result
     waited = wait_for_handshake(
@@ -289,7 +289,9 @@ def _apply_service(
         )
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
     if asc_switched and inputs.autoscaling_arn:
-        pruned = autoscaling.prune_autoscaling(clients, params, inputs.autoscaling_arn)
+        pruned = autoscaling.prune_autoscaling(
+            clients, params, inputs.autoscaling_arn, sleep=sleep, clock=clock
+        )
         if pruned.action is not Action.UNCHANGED:
             results.append(pruned)
     return results
@@ -329,13 +331,17 @@ def apply(
             results.append(group)
             owned_group = group.extra.get("group_id")
         connector = network.ensure_vpc_connector(
-            clients, params, network=network.resolve_network(clients, params, owned_group_id=owned_group)
+            clients,
+            params,
+            network=network.resolve_network(clients, params, owned_group_id=owned_group),
+            sleep=sleep,
+            clock=clock,
         )
         results.append(connector)
         old_connectors = [a for a in connector.extra.get("stale_arns", []) if a != connector.arn]
     if "autoscaling" in steps:
         in_use = _service_asc_arn(clients, params)
-        asc = autoscaling.ensure_autoscaling(clients, params, in_use_arn=in_use)
+        asc = autoscaling.ensure_autoscaling(clients, params, in_use_arn=in_use, sleep=sleep, clock=clock)
         results.append(asc)
         asc_switched = asc.action is not Action.UNCHANGED or (in_use is not None and asc.arn != in_use)
     if "service" in steps:
@@ -407,11 +413,13 @@ def teardown(
         ("service", lambda: delete_service(clients, params, timeout=t.service_s, **waits)),
         ("vpc_connector", lambda: network.delete_vpc_connector(clients, params, timeout=vpc_s, **waits)),
         ("security_group", lambda: network.delete_security_group(clients, params, timeout=group_s, **waits)),
-        ("autoscaling", lambda: autoscaling.delete_autoscaling(clients, params)),
+        ("autoscaling", lambda: autoscaling.delete_autoscaling(clients, params, sleep=sleep, clock=clock)),
         ("instance_role", lambda: iam.delete_instance_role(clients, params)),
     ]
     if delete_connection:
-        deletes.append(("connection", lambda: connection.delete_connection(clients, params)))
+        deletes.append(
+            ("connection", lambda: connection.delete_connection(clients, params, sleep=sleep, clock=clock))
+        )
     left: dict[str, Result] = {}
     results = [_delete_unless_blocked(params, resource, delete, left) for resource, delete in deletes]
     if raise_if_left:

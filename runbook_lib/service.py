@@ -507,7 +507,8 @@ def ensure_service(
             prior = (Change("status", status, "RUNNING"),)
         elif status == "PAUSED":
             made = _busy_call(clients, params, "ResumeService", observed["arn"], w)
-            _operation(clients, params, observed["arn"], made.get("OperationId"), "RESUME_SERVICE", w)
+            if made.get("OperationId"):  # none when it was RUNNING again already (as Copilot expects)
+                _operation(clients, params, observed["arn"], made["OperationId"], "RESUME_SERVICE", w)
             prior = (Change("status", "PAUSED", "RUNNING"),)
         else:
             _refuse_source_type(params, observed)

@@ -225,3 +225,53 @@ def connection_available(name: str, fetch: Callable[[], str], *, console: str) -
         ),
         fields={"console_url": console, "connection_name": name},
     )
+
+
+# ------------------------------------------------------------------------------ eventual consistency
+
+# What Terraform's App Runner resources wait for (internal/service/apprunner/): a new auto scaling
+# configuration or VPC connector to be readable and ACTIVE (2 min), a deleted one to leave ACTIVE (2 min),
+# a deleted connection to disappear (5 min). Reads may lag writes that long.
+READABLE_TIMEOUT_S = 120.0
+UNLISTED_TIMEOUT_S = 120.0
+CONNECTION_GONE_TIMEOUT_S = 300.0
+LIVE_CONNECTION = frozenset({"PENDING_HANDSHAKE", "AVAILABLE", "ERROR"})
+NOT_LIVE = frozenset({"INACTIVE", "DELETED", GONE})
+
+
+def readable(
+    what: str, fetch: Callable[[], str], *, ready: frozenset[str] = frozenset({"ACTIVE"})
+) -> WaitSpec:
+    """A resource just created can be read back: ``fetch`` answers a ``ready`` status (GONE until then)."""
+    return WaitSpec(
+        what=f"{what} to become readable",
+        fetch=fetch,
+        success=ready,
+        timeout_hint="AWS has not shown it yet; re-run the step, which finds it by name once it is visible.",
+    )
+
+
+def unlisted(what: str, fetch: Callable[[], str], *, gone: frozenset[str] = NOT_LIVE) -> WaitSpec:
+    """A resource just deleted is no longer read back as live: ``fetch`` answers a ``gone`` status."""
+    return WaitSpec(
+        what=f"{what} to disappear",
+        fetch=fetch,
+        success=gone,
+        timeout_hint="AWS still shows it; re-run the teardown, which reports it ABSENT once it is gone.",
+    )
+
+
+def await_read(
+    what: str,
+    fetch: Callable[[], str],
+    *,
+    deleted: bool,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> str:
+    """After a create (``deleted=False``: until ACTIVE) or a delete (until INACTIVE, DELETED or unknown),
+    wait until reads agree with the write, for as long as Terraform does (2 minutes)."""
+    spec = unlisted(what, fetch) if deleted else readable(what, fetch)
+    return wait_for(
+        spec, timeout=UNLISTED_TIMEOUT_S if deleted else READABLE_TIMEOUT_S, sleep=sleep, clock=clock
+    )

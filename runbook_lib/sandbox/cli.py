@@ -1,8 +1,12 @@
 """``runbook sandbox serve|start|stop|status|handshake``: run and drive the local AWS sandbox.
 
-``start`` runs ``serve`` in the background, records ``{"url", "pid", "port"}`` in
+``start`` runs ``serve`` in the background, records ``{"url", "pid", "port", "options"}`` in
 ``.runbook/sandbox.json`` of the working directory (``--state-dir`` to change it) and returns once the
-sandbox answers. ``stop`` ends that process and waits until it is gone.
+sandbox answers, printing its URL (the only thing on stdout). When a sandbox already runs there, ``start``
+reuses it if it was started with the same options (and the same port, unless ``--port 0``), saying so on
+stderr; otherwise it exits 1 naming the running one (URL, pid, options) and ``runbook sandbox stop``.
+``stop`` ends that process and waits until it is gone. The default port is ``RUNBOOK_SANDBOX_PORT``, else
+4599.
 
 Exit codes: 0 done (``status``: running), 1 failed (``status``: not running), 2 usage.
 """
@@ -21,11 +25,47 @@ from typing import Any
 
 from runbook_lib.sandbox.control import SandboxControl, SandboxControlError
 
-DEFAULT_PORT = 4599
+DEFAULT_PORT = int(os.environ.get("RUNBOOK_SANDBOX_PORT") or 4599)
 STATE_DIR = ".runbook"
 STATE_FILE = "sandbox.json"
 LOG_FILE = "sandbox.log"
 _MARKER = "runbook_lib.sandbox.cli"
+
+
+# The options that shape the server (SandboxConfig fields), as data: `serve` passes them on, `start` forwards
+# them to `serve`, records them and compares them with those of a running sandbox.
+SERVER_OPTIONS: dict[str, dict[str, Any]] = {
+    "--handshake": {
+        "choices": ("auto", "manual"),
+        "default": "auto",
+        "help": "auto: new connections become AVAILABLE after a few seconds, as if a person clicked",
+    },
+    "--handshake-seconds": {"type": float, "default": 3.0, "help": "delay of the auto handshake [3]"},
+    "--op-seconds": {"type": float, "default": 2.0, "help": "how long service operations take [2]"},
+    "--consistency-delay": {
+        "type": float,
+        "default": 0.0,
+        "metavar": "SECONDS",
+        "help": "reads lag writes: new App Runner resources hidden, deleted ones still listed, so long [0]",
+    },
+}
+
+
+def server_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The server options of ``args`` as ``{SandboxConfig field: value}``."""
+    return {flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag in SERVER_OPTIONS}
+
+
+def _option_argv(config: dict[str, Any]) -> list[str]:
+    """``server_config`` back to command-line flags (booleans as bare flags when true)."""
+    argv: list[str] = []
+    for key, value in config.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        else:
+            argv += [flag, str(value)]
+    return argv
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -41,16 +81,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
     def server_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 [{DEFAULT_PORT}; 0=any]"
+            "--port",
+            type=int,
+            default=DEFAULT_PORT,
+            help=f"port on 127.0.0.1 [{DEFAULT_PORT}: RUNBOOK_SANDBOX_PORT or 4599; 0=any]",
         )
-        p.add_argument(
-            "--handshake",
-            choices=("auto", "manual"),
-            default="auto",
-            help="auto: new connections become AVAILABLE after a few seconds, as if a person clicked",
-        )
-        p.add_argument("--handshake-seconds", type=float, default=3.0, help="delay of the auto handshake [3]")
-        p.add_argument("--op-seconds", type=float, default=2.0, help="how long service operations take [2]")
+        for flag, options in SERVER_OPTIONS.items():
+            p.add_argument(flag, **options)
         common(p)
 
     serve = sub.add_parser("serve", help="run the sandbox in the foreground")
@@ -128,7 +165,8 @@ def _is_ours(pid: int) -> bool:
     return _MARKER in cmdline and "serve" in cmdline
 
 
-def _running(state: dict[str, Any] | None) -> bool:
+def running(state: dict[str, Any] | None) -> bool:
+    """True if the recorded sandbox's process runs and answers its health check."""
     if not state:
         return False
     pid = int(state.get("pid") or 0)
@@ -143,19 +181,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from runbook_lib.sandbox.server import make_sandbox_server
 
     try:
-        server, _ = make_sandbox_server(
-            args.port,
-            op_seconds=args.op_seconds,
-            handshake=args.handshake,
-            handshake_seconds=args.handshake_seconds,
-        )
+        server, _ = make_sandbox_server(args.port, **server_config(args))
     except (OSError, SystemExit) as err:  # werkzeug exits (after explaining) when the port is taken
         print(f"sandbox: cannot listen on 127.0.0.1:{args.port}: {err}", file=sys.stderr)
         return 1
     port = server.server_address[1]
     url = f"http://127.0.0.1:{port}"
     state_path = _state_path(args)
-    _write_state(state_path, {"url": url, "pid": os.getpid(), "port": port})
+    _write_state(state_path, {"url": url, "pid": os.getpid(), "port": port, "options": server_config(args)})
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -175,11 +208,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _differences(state: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """What ``args`` asks for that the running sandbox was not started with."""
+    wanted, running_with = server_config(args), state.get("options") or {}
+    found = [
+        f"--{key.replace('_', '-')} {value} (it runs with {running_with.get(key, 'unknown')})"
+        for key, value in wanted.items()
+        if running_with.get(key) != value
+    ]
+    if args.port not in (0, state.get("port")):
+        found.insert(0, f"--port {args.port} (it listens on {state.get('port')})")
+    return found
+
+
+def describe(state: dict[str, Any]) -> str:
+    """``<url> (pid N, <its options as flags>)`` for messages."""
+    flags = " ".join(_option_argv(state.get("options") or {})) or "unknown options"
+    return f"{state['url']} (pid {state['pid']}, {flags})"
+
+
 def cmd_start(args: argparse.Namespace) -> int:
-    """Start ``serve`` in the background and wait until it answers; prints the URL."""
+    """Start ``serve`` in the background and wait until it answers; prints the URL.
+
+    A running sandbox is reused when it has the requested options, else this exits 1 naming it."""
     state = read_state(args.state_dir)
-    if _running(state):
+    if running(state):
         assert state is not None
+        differences = _differences(state, args)
+        if differences:
+            print(
+                f"sandbox: one already runs at {describe(state)}; asked for " + "; ".join(differences) + ".\n"
+                "Stop it first with `runbook sandbox stop` (or start this one with its options).",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"sandbox: reusing the one already running at {describe(state)}", file=sys.stderr)
         print(state["url"])
         return 0
     state_path = _state_path(args)
@@ -187,12 +250,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     state_path.parent.mkdir(parents=True, exist_ok=True)
     log_path = state_path.parent / LOG_FILE
     cmd = [
-        sys.executable, "-m", _MARKER, "serve",
-        "--port", str(args.port),
-        "--handshake", args.handshake,
-        "--handshake-seconds", str(args.handshake_seconds),
-        "--op-seconds", str(args.op_seconds),
-        "--state-dir", str(args.state_dir),
+        sys.executable, "-m", _MARKER, "serve", "--port", str(args.port), "--state-dir", str(args.state_dir),
+        *_option_argv(server_config(args)),
     ]  # fmt: skip
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
@@ -251,15 +310,15 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Report whether the background sandbox runs (exit 0) or not (exit 1)."""
     state = read_state(args.state_dir) or {}
-    running = _running(state)
-    info = {"url": state.get("url"), "pid": state.get("pid"), "running": running}
+    alive = running(state)
+    info = {"url": state.get("url"), "pid": state.get("pid"), "running": alive}
     if args.json:
         print(json.dumps(info))
-    elif running:
+    elif alive:
         print(f"sandbox: running at {info['url']} (pid {info['pid']})")
     else:
         print("sandbox: not running")
-    return 0 if running else 1
+    return 0 if alive else 1
 
 
 def cmd_handshake(args: argparse.Namespace) -> int:

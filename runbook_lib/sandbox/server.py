@@ -2,7 +2,9 @@
 
 - ``X-Amz-Target: AppRunner.<Op>`` → the App Runner emulator (``apprunner.responses``).
 - ``/_sandbox/…`` → the control API (handshake, reset, config, faults, request log, health, the
-  services' stand-in apps).
+  services' stand-in apps). Any call other than GET/HEAD/OPTIONS must say ``Content-Type:
+  application/json`` or is refused with HTTP 415: a web page cannot send that to another origin without a
+  CORS preflight (which this server never grants), so no local page can reset or fault the sandbox.
 - anything else → moto's own server app (IAM, EC2 with its default VPC, STS, S3, …), with one shim:
   EC2 ``DeleteSecurityGroup`` / ``DeleteSubnet`` answer ``DependencyViolation`` while network interfaces
   still use the group / subnet (moto itself does not check), which is how App Runner's lingering ENIs
@@ -48,6 +50,8 @@ _BODY_REDACTOR = Redactor()  # by name: secret-named members (passwords, tokens,
 
 StartResponse = Callable[..., Any]
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # any other control call must send JSON (415 otherwise)
+_NOT_JSON = json.dumps({"error": "state-changing control calls need Content-Type: application/json"}).encode()
 _CREDENTIAL_RE = re.compile(r"Credential=([^,\s]+)")
 _XML_CODE_RE = re.compile(rb"<Code>([^<]+)</Code>")
 
@@ -102,6 +106,12 @@ def _json_body(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def _is_json(environ: dict[str, Any]) -> bool:
+    """True if the request says its body is JSON (``application/json``, parameters allowed)."""
+    media_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
 
 
 def _scope(environ: dict[str, Any]) -> tuple[str, str]:
@@ -321,6 +331,8 @@ class SandboxApp:
         try:
             if parts[:1] == ["services"] and len(parts) >= 3 and parts[2] == "http":
                 return self._standin(start_response, parts[1], "/" + "/".join(parts[3:]))
+            if method not in SAFE_METHODS and not _is_json(environ):
+                return _respond(start_response, 415, {"Content-Type": "application/json"}, _NOT_JSON)
             body = _read_body(environ)
             data = json.loads(body) if body.strip() else {}
             if not isinstance(data, dict):
@@ -417,6 +429,8 @@ def _respond(start_response: StartResponse, status: int, headers: dict[str, str]
         200: "OK",
         400: "Bad Request",
         404: "Not Found",
+        409: "Conflict",
+        415: "Unsupported Media Type",
         500: "Internal Server Error",
         503: "Service Unavailable",
     }.get(status, "Status")

@@ -295,3 +295,34 @@ def test_the_service_step_looks_each_thing_up_once_and_verify_reuses_it(env) -> 
     assert verified.extra["ok"] is True and not [op for op in ops if op.startswith(("Create", "Update"))]
     assert ops.count("ListServices") == 1 and ops.count("DescribeService") == 1, ops
     assert "ListAttachedRolePolicies" not in ops and ops.count("GetCallerIdentity") == 1
+
+
+def test_up_rerun_and_down_converge_under_a_consistency_delay(env) -> None:
+    """Reads lag writes by 3 s (new resources hidden, deleted ones still listed): apply waits until what it
+    created is readable, so the next step and a re-run find it; teardown waits until what it deleted is
+    gone, so a second teardown finds nothing. Sleeping moves the sandbox clock (deterministic)."""
+    clients, params, control = env
+    control.config(consistency_delay=3)
+    t = SimTime(control)
+    waits = {"sleep": t.sleep, "clock": t.clock}
+    apply(clients, params, only="connection", wait_handshake=False, **waits)
+    control.handshake(params.connection.name, "AVAILABLE")
+    for step in ("instance_role", "network", "autoscaling", "service"):  # one notebook after another
+        apply(clients, params, only=step, **waits)
+    assert not plan(clients, params).has_changes
+    control.clear_requests()
+    again = apply(clients, params, **waits)
+    assert changed(again) == {} and mutating(control) == []
+
+    down = teardown(clients, params, delete_connection=True, **waits)
+    assert {r.resource: r.action for r in down} == {
+        "service": Action.DELETED,
+        "vpc_connector": Action.DELETED,
+        "security_group": Action.DELETED,
+        "autoscaling": Action.DELETED,
+        "instance_role": Action.DELETED,
+        "connection": Action.DELETED,
+    }
+    control.clear_requests()
+    assert {r.action for r in teardown(clients, params, delete_connection=True, **waits)} == {Action.ABSENT}
+    assert mutating(control) == []

@@ -46,7 +46,7 @@ def _owned_leftovers(url: str) -> list[str]:
         c["VpcConnectorName"] for c in ar.list_vpc_connectors()["VpcConnectors"] if c["Status"] == "ACTIVE"
     ]
     ascs = ar.list_auto_scaling_configurations()["AutoScalingConfigurationSummaryList"]
-    names = [a["AutoScalingConfigurationName"] for a in ascs if a.get("Status", "ACTIVE") == "ACTIVE"]
+    names = [a["AutoScalingConfigurationName"] for a in ascs if a.get("Status", "active").upper() == "ACTIVE"]
     left += [n for n in names if n != "DefaultConfiguration"]
     left += [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("demo")]
     groups = ec2.describe_security_groups()["SecurityGroups"]
@@ -117,6 +117,36 @@ def test_up_rerun_and_down(
     m3 = _manifest(_runs(tmp_path)[-1])
     assert m3["action"] == "down" and {r["action"] for r in m3["resources"]} == {"DELETED"}
     assert _owned_leftovers(runbook_env.url) == []
+
+
+def test_up_rerun_and_down_converge_under_a_consistency_delay(
+    runbook_env, write_params, tmp_path: Path
+) -> None:
+    """`runbook up`, a re-run and `runbook down` while reads lag writes by 3 s (new App Runner resources
+    hidden, deleted ones still listed): each notebook finds what the one before created, the re-run makes
+    no mutating call, and a second `down` finds nothing left."""
+    runbook_env.control.config(consistency_delay=3)
+    params = write_params(tmp_path, "lag-go-app")
+    assert main(["up", str(params)]) == 0
+    assert [n["status"] for n in _manifest(_runs(tmp_path)[-1])["notebooks"]] == ["ok"] * 6
+
+    runbook_env.control.clear_requests()
+    assert main(["up", str(params)]) == 0
+    assert runbook_env.control.mutating_requests() == []
+
+    assert main(["down", str(params), "--delete-connection"]) == 0
+    (down,) = _downs(tmp_path)
+    assert {r["action"] for r in down["resources"]} == {"DELETED"} and len(down["resources"]) == 6
+    runbook_env.control.clear_requests()
+    assert main(["down", str(params), "--delete-connection"]) == 0
+    assert {r["action"] for r in _downs(tmp_path)[-1]["resources"]} == {"ABSENT"}
+    assert runbook_env.control.mutating_requests() == []
+
+
+def _downs(folder: Path) -> list[dict]:
+    """The manifests of the `down` runs, oldest first (run folders of one second sort by name, not time)."""
+    found = [_manifest(run) for run in _runs(folder) if (run / "manifest.json").exists()]
+    return sorted((m for m in found if m["action"] == "down"), key=lambda m: m["started_at"])
 
 
 def test_a_change_after_a_successful_up_runs_the_notebooks(

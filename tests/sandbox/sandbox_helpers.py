@@ -21,6 +21,9 @@ TRUST_TASKS = {
         }
     ],
 }
+# Enums the real API answers in lowercase although the model lists them uppercase (Terraform's App Runner
+# resources compare with lowercase constants and its acceptance tests assert ``status = "active"``).
+LOWERCASE_ON_THE_WIRE = frozenset({"AutoScalingConfigurationStatus"})
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 MODELED_ERROR_STATUS = {
     "InvalidRequestException": 400,
@@ -62,6 +65,8 @@ def check_shape(shape: Shape, value: Any, path: str = "$") -> list[str]:
         if not isinstance(value, str):
             return [f"{path}: expected string, got {type(value).__name__}"]
         enum = getattr(shape, "enum", None) or []
+        if shape.name in LOWERCASE_ON_THE_WIRE:  # the real API answers these in lowercase
+            enum = [e.lower() for e in enum]
         if enum and value not in enum:
             problems.append(f"{path}: {value!r} not in enum {enum}")
     elif kind in ("integer", "long"):

@@ -193,18 +193,33 @@ def test_asc_revisions_latest_and_quota(ar: Any) -> None:
     assert described["AutoScalingConfiguration"]["Latest"] is False
     with pytest.raises(ar.exceptions.ServiceQuotaExceededException, match="revision quota: 5"):
         _asc(ar, "seed-go-app")
-    ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=revs[-1]["AutoScalingConfigurationArn"])
+    ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=revs[1]["AutoScalingConfigurationArn"])
     sixth = _asc(ar, "seed-go-app")
-    assert sixth["AutoScalingConfigurationRevision"] == 6  # revision numbers are never reused
+    assert sixth["AutoScalingConfigurationRevision"] == 6  # highest ACTIVE (5) + 1
+    ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=sixth["AutoScalingConfigurationArn"])
+    again = _asc(ar, "seed-go-app")
+    assert again["AutoScalingConfigurationRevision"] == 6  # the highest ACTIVE is 5 again: 6 is reused
+    assert again["AutoScalingConfigurationArn"] != sixth["AutoScalingConfigurationArn"]
     listed = ar.list_auto_scaling_configurations(AutoScalingConfigurationName="seed-go-app")
     [latest] = listed["AutoScalingConfigurationSummaryList"]  # LatestOnly defaults to true
-    assert latest["AutoScalingConfigurationRevision"] == 6
+    assert latest["AutoScalingConfigurationArn"] == again["AutoScalingConfigurationArn"]
     everything = ar.list_auto_scaling_configurations(
         AutoScalingConfigurationName="seed-go-app", LatestOnly=False
     )
     summaries = everything["AutoScalingConfigurationSummaryList"]
     revisions = [a["AutoScalingConfigurationRevision"] for a in summaries]
-    assert revisions == [1, 2, 3, 4, 6]
+    assert revisions == [1, 2, 4, 5, 6]
+
+
+def test_asc_revision_is_highest_active_plus_one(ar: Any) -> None:
+    """Terraform's acceptance tests: replacing the only revision gives 1 again; revision 2 of 2 gives 2."""
+    only = _asc(ar, "replaced-only")
+    ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=only["AutoScalingConfigurationArn"])
+    assert _asc(ar, "replaced-only", MaxSize=3)["AutoScalingConfigurationRevision"] == 1
+    _asc(ar, "two-of-two")
+    second = _asc(ar, "two-of-two", MaxSize=3)
+    ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=second["AutoScalingConfigurationArn"])
+    assert _asc(ar, "two-of-two", MaxSize=4)["AutoScalingConfigurationRevision"] == 2
 
 
 def test_asc_name_quota(ar: Any) -> None:
@@ -226,15 +241,16 @@ def test_asc_bounds(ar: Any, sb: Any) -> None:
     assert _asc(ar, "raised-limit", MaxSize=100)["MaxSize"] == 100
 
 
-def test_asc_lowercase_mode(ar: Any, sb: Any) -> None:
-    """E22: the casing the real API appears to use, as an opt-in (it is outside the model's enum)."""
-    sb.control.config(asc_status_case="lower")
-    raw = ar.meta.events  # the conformance check would rightly flag lowercase; check the raw wire value
+def test_asc_status_is_lowercase_on_the_wire(ar: Any) -> None:
+    """The real API answers ``active`` / ``inactive`` (Terraform asserts it), not the model's enum."""
+    raw = ar.meta.events
     seen: list[bytes] = []
     raw.register_first("after-call.apprunner", lambda http_response, **_: seen.append(http_response.content))
-    with pytest.raises(AssertionError, match="not in enum"):
-        _asc(ar, "lower-case")
-    assert b'"Status": "active"' in seen[0]
+    made = _asc(ar, "lower-case")
+    assert made["Status"] == "active" and b'"Status": "active"' in seen[0]
+    arn = made["AutoScalingConfigurationArn"]
+    gone = ar.delete_auto_scaling_configuration(AutoScalingConfigurationArn=arn)
+    assert gone["AutoScalingConfiguration"]["Status"] == "inactive"
 
 
 def test_default_asc_and_binding(ar: Any, make_service: Any) -> None:
@@ -300,7 +316,7 @@ def test_asc_delete_rules(ar: Any, make_service: Any) -> None:
         "AutoScalingConfiguration"
     ]
     assert deleted["AutoScalingConfigurationArn"] == two["AutoScalingConfigurationArn"]
-    assert deleted["Status"] == "INACTIVE" and "DeletedAt" in deleted and deleted["Latest"] is False
+    assert deleted["Status"] == "inactive" and "DeletedAt" in deleted and deleted["Latest"] is False
     now_latest = ar.describe_auto_scaling_configuration(
         AutoScalingConfigurationArn=one["AutoScalingConfigurationArn"]
     )

@@ -102,6 +102,21 @@ def test_defaults_filled_in(make_service: Any) -> None:
     assert svc["SourceConfiguration"]["CodeRepository"]["SourceDirectory"] == "/"
 
 
+def test_health_check_update_replaces_the_whole_block(ar: Any, make_service: Any) -> None:
+    """Omitted members take the defaults again, not their previous values: clients send all six and
+    compare with what DescribeService returns (defaults differ between the API reference and the API)."""
+    six = {"Protocol": "HTTP", "Path": "/healthz", "Interval": 10, "Timeout": 5}
+    six |= {"HealthyThreshold": 3, "UnhealthyThreshold": 4}
+    arn = make_service(HealthCheckConfiguration=six)["Service"]["ServiceArn"]
+    assert ar.describe_service(ServiceArn=arn)["Service"]["HealthCheckConfiguration"] == six
+    ar.update_service(ServiceArn=arn, HealthCheckConfiguration={"Protocol": "HTTP", "Interval": 7})
+    described = ar.describe_service(ServiceArn=arn)["Service"]["HealthCheckConfiguration"]
+    assert described == {"Protocol": "HTTP", "Path": "/", "Interval": 7, "Timeout": 2} | {
+        "HealthyThreshold": 1,
+        "UnhealthyThreshold": 5,
+    }
+
+
 # ----------------------------------------------------------------------------------- pagination
 
 

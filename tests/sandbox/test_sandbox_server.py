@@ -157,3 +157,27 @@ def test_sandbox_env_fixture(sandbox_env: Any) -> None:
 def test_unknown_control_route_is_404(sb: Any) -> None:
     assert _get(sb.url + "/_sandbox/nope")[0] == 404
     assert SandboxControl("http://127.0.0.1:9").is_up() is False
+
+
+def _send(url: str, method: str, content_type: str | None, body: bytes = b"{}") -> int:
+    headers = {"Content-Type": content_type} if content_type else {}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.mark.parametrize("method, path", [("POST", "reset"), ("POST", "faults"), ("DELETE", "requests")])
+def test_control_api_refuses_state_changes_that_are_not_json(sb: Any, method: str, path: str) -> None:
+    """A web page can POST text/plain to 127.0.0.1 without a preflight: such calls must change nothing."""
+    sb.control.faults(throttle_rate=0.5)
+    url = f"{sb.url}/_sandbox/{path}"
+    body = b'{"clear": true}'
+    assert _send(url, method, "text/plain", body) == 415
+    assert _send(url, method, "application/x-www-form-urlencoded", body) == 415
+    assert _send(url, method, None, body) == 415
+    assert sb.control.faults()["throttle_rate"] == 0.5  # unchanged
+    assert _send(url, method, "application/json; charset=utf-8", b"{}") == 200
+    assert _get(f"{sb.url}/_sandbox/health")[0] == 200  # reads need no content type

@@ -106,12 +106,22 @@ def expect_create(stub: Stubber, revision: int) -> None:
         {"AutoScalingConfiguration": created},
         autoscaling.build_create_autoscaling_request(make_params()),
     )
+    expect_read(stub, revision, "active")  # the library waits until it can read the new revision
 
 
 def expect_delete(stub: Stubber, revision: int) -> None:
     stub.add_response(
         "delete_auto_scaling_configuration",
         {"AutoScalingConfiguration": {**config(revision), "Status": "inactive"}},
+        {"AutoScalingConfigurationArn": arn(revision)},
+    )
+    expect_read(stub, revision, "inactive")  # ... and until reads no longer show it ACTIVE
+
+
+def expect_read(stub: Stubber, revision: int, status: str) -> None:
+    stub.add_response(
+        "describe_auto_scaling_configuration",
+        {"AutoScalingConfiguration": {**config(revision), "Status": status}},
         {"AutoScalingConfigurationArn": arn(revision)},
     )
 
@@ -341,3 +351,22 @@ def test_prune_keeps_the_given_and_used_revisions(clients, stub) -> None:
     expect_used_by(stub, 2, SERVICE)
     assert autoscaling.prune_autoscaling(clients, make_params(), arn(3)).action is Action.UNCHANGED
     assert mutating(clients) == ["DeleteAutoScalingConfiguration"]
+
+
+def test_waits_until_a_new_revision_is_readable(clients, stub) -> None:
+    """Reads may lag the create (Terraform waits up to 2 min): not found, then ACTIVE."""
+    observe(stub)
+    stub.add_response(
+        "create_auto_scaling_configuration",
+        {"AutoScalingConfiguration": {**config(1), "Latest": True}},
+        autoscaling.build_create_autoscaling_request(make_params()),
+    )
+    stub.add_client_error(
+        "describe_auto_scaling_configuration",
+        "ResourceNotFoundException",
+        expected_params={"AutoScalingConfigurationArn": arn(1)},
+    )
+    expect_read(stub, 1, "active")
+    slept: list[float] = []
+    result = autoscaling.ensure_autoscaling(clients, make_params(), sleep=slept.append, clock=lambda: 0.0)
+    assert result.action is Action.CREATED and len(slept) == 1

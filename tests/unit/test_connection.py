@@ -84,7 +84,7 @@ def test_ensure_reuses_existing_without_mutating(clients, stub, params) -> None:
     assert not any(c.mutating for c in clients.calls)
 
 
-def test_ensure_creates_when_absent(clients, stub, params) -> None:
+def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
     stub.add_response("list_connections", listing(), LIST)
     made = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "ProviderType": "GITHUB"}
     stub.add_response(
@@ -92,8 +92,11 @@ def test_ensure_creates_when_absent(clients, stub, params) -> None:
         {"Connection": {**made, "Status": "PENDING_HANDSHAKE"}},
         build_create_connection_request(params),
     )
-    result = ensure_connection(clients, params)
+    stub.add_response("list_connections", listing(), LIST)  # reads may lag the create: not listed yet
+    stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
+    result = ensure_connection(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
     assert result.action is Action.CREATED and result.arn == ARN
+    assert len(fake_time.sleeps) == 1
     assert "handshake" in result.detail and result.console_url == CONSOLE
 
 
@@ -171,11 +174,21 @@ def test_delete_keeps_a_foreign_connection(clients, stub, params) -> None:
     assert not any(c.mutating for c in clients.calls)
 
 
-def test_delete_and_delete_again(clients, stub, params) -> None:
+def test_delete_and_delete_again(clients, stub, params, fake_time) -> None:
     stub.add_response("list_connections", listing("AVAILABLE"), LIST)
     stub.add_response("list_tags_for_resource", {"Tags": OWNED}, {"ResourceArn": ARN})
     deleted = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "Status": "DELETED"}
     stub.add_response("delete_connection", {"Connection": deleted}, {"ConnectionArn": ARN})
-    assert delete_connection(clients, params).action is Action.DELETED
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)  # reads may lag the delete
+    stub.add_response("list_connections", listing("DELETED"), LIST)
+    waits = {"sleep": fake_time.sleep, "clock": fake_time.clock}
+    assert delete_connection(clients, params, **waits).action is Action.DELETED
+    assert len(fake_time.sleeps) == 1
     stub.add_response("list_connections", listing("DELETED"), LIST)
     assert delete_connection(clients, params).action is Action.ABSENT
+
+
+def test_list_connections_not_found_means_absent(clients, stub, params) -> None:
+    """Outside the model, but Terraform reads it so: ResourceNotFoundException from ListConnections."""
+    stub.add_client_error("list_connections", "ResourceNotFoundException", expected_params=LIST)
+    assert find_connection(clients, params) is None

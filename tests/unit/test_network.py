@@ -423,6 +423,12 @@ def observe_connectors(
             )
 
 
+def read_connector(apprunner: Stubber, item: dict) -> None:
+    apprunner.add_response(
+        "describe_vpc_connector", {"VpcConnector": item}, {"VpcConnectorArn": item["VpcConnectorArn"]}
+    )
+
+
 def test_ensure_creates_absent_connector(clients, apprunner) -> None:
     params = make_params()
     observe_connectors(apprunner, connector(name="unrelated", suffix="c"))
@@ -431,8 +437,16 @@ def test_ensure_creates_absent_connector(clients, apprunner) -> None:
         {"VpcConnector": connector()},
         network.build_create_vpc_connector_request(params, NET),
     )
-    result = network.ensure_vpc_connector(clients, params, network=NET)
+    apprunner.add_client_error(  # reads may lag the create: not found at first, then ACTIVE
+        "describe_vpc_connector",
+        "ResourceNotFoundException",
+        expected_params={"VpcConnectorArn": CONNECTOR_ARN},
+    )
+    read_connector(apprunner, connector())
+    clock = FakeTime()
+    result = network.ensure_vpc_connector(clients, params, network=NET, sleep=clock.sleep, clock=clock.clock)
     assert (result.resource, result.action, result.arn) == ("vpc_connector", Action.CREATED, CONNECTOR_ARN)
+    assert len(clock.sleeps) == 1
 
 
 def test_ensure_keeps_same_connector(clients, apprunner) -> None:
@@ -456,6 +470,7 @@ def test_ensure_replaces_drifted_connector(clients, apprunner) -> None:
         {"VpcConnector": connector(name=new_name, subnets=moved["subnet_ids"], suffix="d", day=2)},
         network.build_create_vpc_connector_request(params, moved, new_name),
     )
+    read_connector(apprunner, connector(name=new_name, subnets=moved["subnet_ids"], suffix="d", day=2))
     result = network.ensure_vpc_connector(clients, params, network=moved)
     assert result.action is Action.REPLACED and result.changed_fields == ["subnets"]
     assert result.extra["old_arn"] == CONNECTOR_ARN and result.extra["connector_name"] == new_name
@@ -565,13 +580,15 @@ def test_delete_connector_retries_being_used(clients, apprunner) -> None:
         {"VpcConnector": connector(status="INACTIVE")},
         {"VpcConnectorArn": CONNECTOR_ARN},
     )
+    read_connector(apprunner, connector())  # reads may lag the delete: still ACTIVE, then INACTIVE
+    read_connector(apprunner, connector(status="INACTIVE"))
     result = network.delete_vpc_connector(clients, make_params(), sleep=clock.sleep, clock=clock.clock)
     assert (result.action, result.arn, result.extra) == (
         Action.DELETED,
         CONNECTOR_ARN,
         {"arns": [CONNECTOR_ARN]},
     )
-    assert clock.sleeps == [5.0, 10.0]
+    assert clock.sleeps == [5.0, 10.0, 1.0]
 
 
 def test_delete_connector_times_out_and_other_errors_raise(clients, apprunner) -> None:

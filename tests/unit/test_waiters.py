@@ -193,3 +193,19 @@ def test_service_settled_and_delete_failed(clients, no_network, fake_time) -> No
     )
     with pytest.raises(WaitFailed, match="DELETE_FAILED"):
         wait_for(service_deleted(clients, ARN, what="svc"), sleep=fake_time.sleep, clock=fake_time.clock)
+
+
+def test_await_read_after_create_and_after_delete(fake_time) -> None:
+    """Reads may lag writes: after a create, not found then ACTIVE; after a delete, ACTIVE then gone."""
+    from runbook_lib.waiters import GONE, READABLE_TIMEOUT_S, await_read
+
+    seen = iter([GONE, GONE, "active"])
+    waits = {"sleep": fake_time.sleep, "clock": fake_time.clock}
+    assert await_read("asc x", lambda: next(seen), deleted=False, **waits) == "active"
+    seen = iter(["ACTIVE", "INACTIVE"])
+    assert await_read("connector y", lambda: next(seen), deleted=True, **waits) == "INACTIVE"
+    assert len(fake_time.sleeps) == 3
+    with pytest.raises(WaitTimeout, match="re-run the step") as info:
+        await_read("asc z", lambda: GONE, deleted=False, **waits)
+    assert info.value.fields["what"] == "asc z to become readable"
+    assert fake_time.clock() >= READABLE_TIMEOUT_S

@@ -18,14 +18,34 @@ Behaviours APPRUNNER_BEHAVIOR.md marks as unverified, and the choice made here (
 - UpdateService keeps the previous ``CodeConfiguration`` when the new SourceConfiguration omits it
   (partial-update semantics are undocumented); other top-level members replace the old ones wholesale.
 - ServiceQuotaExceededException and ThrottlingException are answered with HTTP 400.
-- ASC status is upper case by default (the model's enum, so every SDK parses it); set
-  ``asc_status_case="lower"`` for the casing the real API appears to use (E22).
-- ASC revision numbers are never reused; the account-provided ``DefaultConfiguration`` does not count
-  against the 10-name quota.
+- ASC revision numbers: a new revision is the highest ACTIVE revision of the name + 1, so numbers are
+  reused after deletes; the account-provided ``DefaultConfiguration`` does not count against the
+  10-name quota.
 - ListVpcConnectors includes INACTIVE connectors until they are purged (``deleted_retention_s``).
 - DeleteService / DeleteVpcConnector on something already DELETED / INACTIVE → ``ResourceNotFoundException``.
 - Unimplemented operations (custom domains, VPC ingress connections except the two list/describe reads)
   answer ``InvalidRequestException`` naming the sandbox.
+
+Answers checked against sources outside this project (the real API, not its model, where they differ):
+
+- ASC ``Status`` is lowercase on the wire (``active`` / ``inactive``), although the model's enum is
+  uppercase: the Terraform AWS provider compares with lowercase constants and its acceptance tests assert
+  ``status = "active"`` (``internal/service/apprunner/auto_scaling_configuration_version.go``, ``…_test.go``).
+- A new ASC revision is the highest ACTIVE revision + 1: replacing the only revision gives revision 1
+  again, replacing revision 2 of 2 gives 2 (Terraform, ``auto_scaling_configuration_version_test.go``,
+  ``_complex`` and ``_updateMultipleVersions``).
+- PauseService on a PAUSED service and ResumeService on a RUNNING one succeed with the Service and no
+  ``OperationId`` (``OperationId`` is optional in both outputs; AWS Copilot's client returns at once in that
+  case: ``internal/pkg/aws/apprunner/apprunner.go``, ``PauseService`` / ``ResumeService``).
+- HealthCheckConfiguration: a request that carries it replaces the whole block; members it omits take
+  App Runner's defaults, not their previous values. The API reference's defaults and the API's own differ
+  (comment in Terraform's ``service_test.go``, ``ImageRepository_basic``), so clients should send all six
+  members and compare with what DescribeService returns; the runbook does both.
+- Consistency delay (``consistency_delay``; see ``consistency.py``): Terraform waits up to 2 min for a
+  new ASC or VPC connector to be readable, 2 min for a deleted one to leave ACTIVE and 5 min for a
+  deleted connection to disappear (``internal/service/apprunner/``: ``waitAutoScalingConfigurationCreated``
+  / ``…Deleted`` in ``auto_scaling_configuration_version.go``, ``waitVPCConnectorCreated`` / ``…Deleted``
+  in ``vpc_connector.go``, ``waitConnectionDeleted`` in ``connection.go``).
 """
 
 from __future__ import annotations
@@ -185,7 +205,7 @@ class SandboxConfig:
     connection_deleted_retention_s: float = 5.0
     update_on_paused: bool = False
     rebuild_on_create_failed: bool = True
-    asc_status_case: str = "upper"
+    consistency_delay: float = 0.0
     max_size_limit: int = 25
     service_quota: int = 30
     asc_name_quota: int = 10
@@ -207,8 +227,8 @@ class SandboxConfig:
             setattr(self, key, value)
         if self.handshake not in ("auto", "manual"):
             raise ValueError("handshake must be 'auto' or 'manual'")
-        if self.asc_status_case not in ("upper", "lower"):
-            raise ValueError("asc_status_case must be 'upper' or 'lower'")
+        if self.consistency_delay < 0:
+            raise ValueError("consistency_delay must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -375,6 +395,7 @@ class Connection:
     status: str
     created_at: float
     deleted_at: float | None = None
+    status_before_delete: str | None = None  # what reads show while the delete is not visible yet
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -512,7 +533,6 @@ class AppRunnerBackend:
         self.services: dict[str, Service] = {}
         self.operations: dict[str, list[Operation]] = {}
         self.tags: dict[str, dict[str, str]] = {}
-        self.ascs_revisions_seen: dict[str, int] = {}
         default = AutoScalingConfiguration(
             name=DEFAULT_ASC_NAME,
             revision=1,
@@ -524,7 +544,6 @@ class AppRunnerBackend:
             is_default=True,
         )
         self.ascs[default.arn] = default
-        self.ascs_revisions_seen[DEFAULT_ASC_NAME] = 1
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -683,7 +702,7 @@ class AppRunnerBackend:
 
     # ------------------------------------------------------------------ connections
     def _live_connections(self) -> list[Connection]:
-        keep = self.config.connection_deleted_retention_s
+        keep = max(self.config.connection_deleted_retention_s, self.config.consistency_delay)
         now = self.now()
         for arn, conn in list(self.connections.items()):
             if conn.deleted_at is not None and now - conn.deleted_at >= keep:
@@ -725,6 +744,7 @@ class AppRunnerBackend:
             raise InvalidRequestException(
                 f"The connection is used by one or more services and can't be deleted: {', '.join(users)}"
             )
+        conn.status_before_delete = conn.status
         conn.status, conn.deleted_at = "DELETED", self.now()
         return conn
 
@@ -736,13 +756,15 @@ class AppRunnerBackend:
 
     # ------------------------------------------------------------------ auto scaling
     def asc_status(self, asc: AutoScalingConfiguration) -> str:
-        return asc.status.lower() if self.config.asc_status_case == "lower" else asc.status
+        """The wire value: lowercase, as the real API answers (not the model's uppercase enum)."""
+        return asc.status.lower()
 
     def _is_latest(self, asc: AutoScalingConfiguration) -> bool:
         if asc.status != "ACTIVE":
             return False
-        return asc.revision == max(
-            a.revision for a in self.ascs.values() if a.name == asc.name and a.status == "ACTIVE"
+        return asc.revision >= max(
+            (a.revision for a in self.ascs.values() if a.name == asc.name and a.status == "ACTIVE"),
+            default=asc.revision,  # a lagging read of a deleted revision (consistency.py)
         )
 
     def _asc_in_use(self, asc: AutoScalingConfiguration) -> bool:
@@ -805,8 +827,7 @@ class AppRunnerBackend:
             raise ServiceQuotaExceededException(
                 f"you exceeded your account's auto scaling configuration quota: {self.config.asc_name_quota}"
             )
-        revision = self.ascs_revisions_seen.get(name, 0) + 1
-        self.ascs_revisions_seen[name] = revision
+        revision = max((a.revision for a in same), default=0) + 1
         asc = AutoScalingConfiguration(
             name=name,
             revision=revision,
@@ -969,7 +990,7 @@ class AppRunnerBackend:
 
     # ------------------------------------------------------------------ VPC connectors
     def _purge_connectors(self) -> None:
-        keep, now = self.config.deleted_retention_s, self.now()
+        keep, now = max(self.config.deleted_retention_s, self.config.consistency_delay), self.now()
         for arn, conn in list(self.connectors.items()):
             if conn.deleted_at is not None and now - conn.deleted_at >= keep:
                 del self.connectors[arn]
@@ -1388,9 +1409,12 @@ class AppRunnerBackend:
         self.schedule(self.config.op_seconds, done)
         return svc, op
 
-    def pause_service(self, arn: str) -> tuple[Service, Operation]:
+    def pause_service(self, arn: str) -> tuple[Service, Operation | None]:
+        """Pause a RUNNING service; a PAUSED one is answered as is, with no operation (Copilot)."""
         svc = self.get_service(arn)
         self._require_not_busy(svc, "pause")
+        if svc.status == "PAUSED":
+            return svc, None
         if svc.status != "RUNNING":
             raise InvalidStateException(
                 f"Only a RUNNING service can be paused (status {svc.status}). Service Arn: {arn}"
@@ -1400,9 +1424,12 @@ class AppRunnerBackend:
         self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "PAUSED", "SUCCEEDED"))
         return svc, op
 
-    def resume_service(self, arn: str) -> tuple[Service, Operation]:
+    def resume_service(self, arn: str) -> tuple[Service, Operation | None]:
+        """Resume a PAUSED service; a RUNNING one is answered as is, with no operation (Copilot)."""
         svc = self.get_service(arn)
         self._require_not_busy(svc, "resume")
+        if svc.status == "RUNNING":
+            return svc, None
         if svc.status != "PAUSED":
             raise InvalidStateException(
                 f"Only a PAUSED service can be resumed (status {svc.status}). Service Arn: {arn}"

@@ -1,8 +1,10 @@
 """App Runner emulator: JSON 1.0 parsing and serialization (the ``responses`` half).
 
 Each handler takes the parsed request and the per-(account, region) backend and returns the response
-dict; :func:`handle` validates the request against the botocore model first, and :func:`error_response`
-is the one place an :class:`~runbook_lib.sandbox.apprunner.models.AppRunnerError` becomes AWS JSON.
+dict (reads of connections, VPC connectors and auto scaling configurations go through ``consistency``,
+which applies the configured consistency delay); :func:`handle` validates the request against the
+botocore model first, and :func:`error_response` is the one place an
+:class:`~runbook_lib.sandbox.apprunner.models.AppRunnerError` becomes AWS JSON.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from runbook_lib.sandbox.apprunner import shapes
+from runbook_lib.sandbox.apprunner import consistency, shapes
 from runbook_lib.sandbox.apprunner.models import (
     AppRunnerBackend,
     AppRunnerError,
@@ -41,7 +43,7 @@ def _create_connection(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]
 
 
 def _list_connections(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
-    items = b.list_connections(r.get("ConnectionName"))
+    items = consistency.list_connections(b, r.get("ConnectionName"))
     return _page(b, r, items, "ConnectionSummaryList", lambda c: c.to_dict())
 
 
@@ -61,7 +63,8 @@ def _create_asc(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe_asc(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
-    return {"AutoScalingConfiguration": b.asc_to_dict(b.resolve_asc(r["AutoScalingConfigurationArn"]))}
+    asc = consistency.describe_asc(b, r["AutoScalingConfigurationArn"])
+    return {"AutoScalingConfiguration": b.asc_to_dict(asc)}
 
 
 def _delete_asc(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +74,8 @@ def _delete_asc(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
 
 def _list_ascs(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
     latest_only = r.get("LatestOnly")
-    items = b.list_ascs(r.get("AutoScalingConfigurationName"), True if latest_only is None else latest_only)
+    name = r.get("AutoScalingConfigurationName")
+    items = consistency.list_ascs(b, name, True if latest_only is None else latest_only)
     return _page(b, r, items, "AutoScalingConfigurationSummaryList", lambda a: b.asc_to_dict(a, summary=True))
 
 
@@ -122,7 +126,7 @@ def _create_connector(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe_connector(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
-    return {"VpcConnector": b.describe_vpc_connector(r["VpcConnectorArn"]).to_dict()}
+    return {"VpcConnector": consistency.describe_vpc_connector(b, r["VpcConnectorArn"]).to_dict()}
 
 
 def _delete_connector(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +134,7 @@ def _delete_connector(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _list_connectors(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
-    return _page(b, r, b.list_vpc_connectors(), "VpcConnectors", lambda c: c.to_dict())
+    return _page(b, r, consistency.list_vpc_connectors(b), "VpcConnectors", lambda c: c.to_dict())
 
 
 def _create_service(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +150,10 @@ def _update_service(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
 def _service_op(method: str) -> Handler:
     def handler(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
         svc, op = getattr(b, method)(r["ServiceArn"])
-        return {"Service": b.service_to_dict(svc), "OperationId": op.id}
+        out: dict[str, Any] = {"Service": b.service_to_dict(svc)}
+        if op is not None:  # pausing a PAUSED / resuming a RUNNING service starts no operation
+            out["OperationId"] = op.id
+        return out
 
     return handler
 
