@@ -51,6 +51,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         )
         p.add_argument("--handshake-seconds", type=float, default=3.0, help="delay of the auto handshake [3]")
         p.add_argument("--op-seconds", type=float, default=2.0, help="how long service operations take [2]")
+        p.add_argument(
+            "--enforce-iam",
+            action="store_true",
+            help="authorise every request against the caller's IAM policies (root keys `testing` excepted)",
+        )
         common(p)
 
     serve = sub.add_parser("serve", help="run the sandbox in the foreground")
@@ -148,6 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             op_seconds=args.op_seconds,
             handshake=args.handshake,
             handshake_seconds=args.handshake_seconds,
+            enforce_iam=args.enforce_iam,
         )
     except (OSError, SystemExit) as err:  # werkzeug exits (after explaining) when the port is taken
         print(f"sandbox: cannot listen on 127.0.0.1:{args.port}: {err}", file=sys.stderr)
@@ -193,6 +199,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         "--handshake-seconds", str(args.handshake_seconds),
         "--op-seconds", str(args.op_seconds),
         "--state-dir", str(args.state_dir),
+        *(["--enforce-iam"] if args.enforce_iam else []),
     ]  # fmt: skip
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(

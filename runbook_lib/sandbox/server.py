@@ -41,6 +41,8 @@ from runbook_lib.sandbox.apprunner.models import (
     ThrottlingException,
 )
 from runbook_lib.sandbox.control import SandboxControl
+from runbook_lib.sandbox.iam_enforce import Denial, Enforcer, SandboxLookups, json_object
+from runbook_lib.sandbox.iam_requests import AwsRequest
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ StartResponse = Callable[..., Any]
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 _CREDENTIAL_RE = re.compile(r"Credential=([^,\s]+)")
 _XML_CODE_RE = re.compile(rb"<Code>([^<]+)</Code>")
+_S3_SUBRESOURCES = {
+    "tagging", "policy", "versioning", "acl", "lifecycle", "encryption", "cors", "location", "uploads",
+    "uploadId", "delete", "publicAccessBlock", "ownershipControls",
+}  # fmt: skip
 
 
 def is_mutating(operation: str) -> bool:
@@ -117,29 +123,7 @@ def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
     target = "Object" if len(parts) > 1 else "Bucket"
     if not parts:
         return "ListBuckets"
-    sub = next(
-        (
-            k
-            for k in query
-            if k
-            in {
-                "tagging",
-                "policy",
-                "versioning",
-                "acl",
-                "lifecycle",
-                "encryption",
-                "cors",
-                "location",
-                "uploads",
-                "uploadId",
-                "delete",
-                "publicAccessBlock",
-                "ownershipControls",
-            }
-        ),
-        None,
-    )
+    sub = next((k for k in query if k in _S3_SUBRESOURCES), None)
     verb = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "DELETE": "Delete", "POST": "Post"}.get(
         method, method
     )
@@ -193,6 +177,7 @@ class SandboxApp:
         self.log = RequestLog()
         self._moto: Any = None
         self._moto_lock = threading.Lock()
+        self.enforcer = Enforcer(SandboxLookups(self.apprunner))
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -211,6 +196,9 @@ class SandboxApp:
     ) -> Iterable[bytes]:
         _, region = _scope(environ)
         body = _read_body(environ)
+        request, refused = self._authorize(environ, "apprunner", operation, region, json_object(body))
+        if refused is not None:
+            return self._refuse(start_response, "apprunner", region, operation, refused)
         with self.apprunner.lock:
             faults = self.apprunner.faults
             roll = faults.rng.random() if (faults.throttle_rate or faults.error_rate) else 1.0
@@ -225,6 +213,8 @@ class SandboxApp:
             else:
                 backend = self.apprunner.get(DEFAULT_ACCOUNT_ID, region)
                 status, headers, payload = apprunner_responses.handle(backend, operation, body)
+                if request is not None:
+                    self.enforcer.after(request, status)
         error = json.loads(payload).get("__type") if status >= 400 else None
         self.log.add("apprunner", region, operation, status, error)
         return _respond(start_response, status, headers, payload)
@@ -252,6 +242,9 @@ class SandboxApp:
             operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
         else:
             operation = f"{method} {environ.get('PATH_INFO', '/')}"
+        _, refused = self._authorize(environ, service, operation, region, params)
+        if refused is not None:
+            return self._refuse(start_response, service, region, operation, refused)
         if service == "ec2":
             with self.apprunner.lock:
                 message = _ec2_dependency_violation(region, params)
@@ -288,6 +281,22 @@ class SandboxApp:
         if operation or service != "unknown":
             self.log.add(service, region, operation, status, error)
         return chunks
+
+    # ------------------------------------------------------------------ IAM enforcement
+    def _authorize(
+        self, environ: dict[str, Any], service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> tuple[AwsRequest | None, Denial | None]:
+        """With ``enforce_iam``: the request as IAM sees it, and the refusal if the caller may not make it."""
+        if not self.apprunner.config.enforce_iam:
+            return None, None
+        with self.apprunner.lock:
+            return self.enforcer.check_environ(environ, service, operation, region, params)
+
+    def _refuse(
+        self, start_response: StartResponse, service: str, region: str, operation: str, refused: Denial
+    ) -> Iterable[bytes]:
+        self.log.add(service, region, operation, refused.status, refused.code)
+        return _respond(start_response, refused.status, refused.headers, refused.body)
 
     # ------------------------------------------------------------------ control API
     def _control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
@@ -391,6 +400,7 @@ def _respond(start_response: StartResponse, status: int, headers: dict[str, str]
     reason = {
         200: "OK",
         400: "Bad Request",
+        403: "Forbidden",
         404: "Not Found",
         500: "Internal Server Error",
         503: "Service Unavailable",
