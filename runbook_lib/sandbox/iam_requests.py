@@ -137,24 +137,19 @@ def _passed_roles(req: AwsRequest) -> list[str]:
 
 def _apprunner_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
     action, resource = f"apprunner:{req.operation}", _apprunner_resource(req)
-    context: dict[str, list[str]] = {}
+    request: dict[str, list[str]] = {}  # the request's own keys, shared by every resource it names
     if req.operation.startswith("Create") or req.operation == "TagResource":
-        context.update(_tag_context({t["Key"]: t.get("Value", "") for t in req.params.get("Tags") or []}))
+        request.update(_tag_context({t["Key"]: t.get("Value", "") for t in req.params.get("Tags") or []}))
     if req.operation == "UntagResource":
-        context["aws:TagKeys"] = list(req.params.get("TagKeys") or [])
-    if not req.operation.startswith("Create"):
-        context.update(_resource_tags(lookups, resource))
-    found = [Check(action, resource, context)]
-    if req.operation in ("CreateService", "UpdateService"):
-        refs = _service_references(req)
-        refs_context = {k: [v] for k, v in refs.items()}
-        found[0] = Check(action, resource, {**context, **refs_context})
-        found += [
-            Check(action, arn, {**refs_context, **_resource_tags(lookups, arn)}) for arn in refs.values()
-        ]
-        found += [
-            Check("iam:PassRole", arn, {"iam:PassedToService": [PASSED_TO]}) for arn in _passed_roles(req)
-        ]
+        request["aws:TagKeys"] = list(req.params.get("TagKeys") or [])
+    refs = _service_references(req) if req.operation in ("CreateService", "UpdateService") else {}
+    request.update({k: [v] for k, v in refs.items()})
+    named = [resource, *refs.values()]
+    found = [
+        Check(action, arn, {**request, **(_resource_tags(lookups, arn) if not arn.endswith("/*") else {})})
+        for arn in named
+    ]
+    found += [Check("iam:PassRole", arn, {"iam:PassedToService": [PASSED_TO]}) for arn in _passed_roles(req)]
     if req.operation in SERVICE_LINKED_ROLES:
         service_name, role_name = SERVICE_LINKED_ROLES[req.operation]
         slr = service_linked_role_arn(req.account, service_name, role_name)
@@ -216,7 +211,7 @@ def _ec2_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
         found = [Check(action, group, _tag_context(tags))]
         if p.get("VpcId"):
             vpc = _ec2_arn(req, str(p["VpcId"]))
-            found.append(Check(action, vpc, _resource_tags(lookups, vpc, ec2=True)))
+            found.append(Check(action, vpc, {**_tag_context(tags), **_resource_tags(lookups, vpc, ec2=True)}))
         if tags:
             found.append(
                 Check("ec2:CreateTags", group, {**_tag_context(tags), "ec2:CreateAction": [req.operation]})
