@@ -59,9 +59,8 @@ def denial(service: str, code: str, message: str, *, json_protocol: bool = False
     """The error response AWS gives for a refused request of ``service``."""
     request_id, text = str(uuid.uuid4()), _xml_escape(message)
     if service == "apprunner" or json_protocol:
-        body = json.dumps(
-            {"__type": code if code != "AccessDenied" else "AccessDeniedException", "Message": message}
-        )
+        code = "AccessDeniedException" if code == "AccessDenied" else code
+        body = json.dumps({"__type": code, "Message": message})
         return Denial(code, 400, {"Content-Type": "application/x-amz-json-1.0"}, body.encode())
     if service == "ec2":
         code = "UnauthorizedOperation" if code == "AccessDenied" else code
