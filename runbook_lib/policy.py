@@ -167,8 +167,10 @@ def _ec2(params: Params) -> list[dict[str, Any]]:
     vpcs = [f"arn:{PARTITION}:ec2:{region}:{account}:vpc/{'*' if vpc_id == 'default' else vpc_id}"]
     return statements + [
         _statement("Ec2ReadNetwork", ["ec2:DescribeVpcs", "ec2:DescribeSubnets"], ["*"]),
-        _statement("Ec2CreateOwnedSecurityGroup", ["ec2:CreateSecurityGroup"], groups + vpcs,
+        _statement("Ec2CreateOwnedSecurityGroup", ["ec2:CreateSecurityGroup"], groups,
                    **_owned_request(params)),
+        # the VPC is a resource of the request too; EC2 checks aws:RequestTag only on what is created
+        _statement("Ec2CreateSecurityGroupInVpc", ["ec2:CreateSecurityGroup"], vpcs),
         _statement("Ec2TagOnlyAtCreation", ["ec2:CreateTags"], groups,
                    StringEquals={"ec2:CreateAction": "CreateSecurityGroup"}),
         _service_linked_role(account, NETWORKING_PRINCIPAL, "AWSServiceRoleForAppRunnerNetworking",

@@ -211,7 +211,9 @@ def _ec2_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
         found = [Check(action, group, _tag_context(tags))]
         if p.get("VpcId"):
             vpc = _ec2_arn(req, str(p["VpcId"]))
-            found.append(Check(action, vpc, {**_tag_context(tags), **_resource_tags(lookups, vpc, ec2=True)}))
+            found.append(
+                Check(action, vpc, _resource_tags(lookups, vpc, ec2=True))
+            )  # request tags: the group's
         if tags:
             found.append(
                 Check("ec2:CreateTags", group, {**_tag_context(tags), "ec2:CreateAction": [req.operation]})

@@ -35,13 +35,23 @@ def policies() -> list[tuple[str, dict[str, Any]]]:
             ("policy_arns", build_operator_policy(attach))]  # fmt: skip
 
 
+def vpc_of_new_group(finding: Any) -> bool:
+    """parliament's one false positive: it takes the VPC, an optional resource type of
+    ec2:CreateSecurityGroup in the Service Authorization Reference, for a mismatch with the required
+    security-group type. The VPC gets its own statement because EC2 checks aws:RequestTag only on the
+    resource being created (the reference lists the tag keys on security-group, not on vpc)."""
+    return finding.issue == "RESOURCE_MISMATCH" and all(
+        d["action"] == "ec2:CreateSecurityGroup" for d in finding.detail
+    )
+
+
 def by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in policy["Statement"]}
 
 
 @pytest.mark.parametrize(("name", "policy"), policies(), ids=[n for n, _ in policies()])
 def test_lints_clean_with_parliament_and_grants_no_wildcard_or_uncalled_action(name, policy) -> None:
-    findings = analyze_policy_string(json.dumps(policy)).findings
+    findings = [f for f in analyze_policy_string(json.dumps(policy)).findings if not vpc_of_new_group(f)]
     assert findings == [], [str(f) for f in findings]
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert actions and not any("*" in a for a in actions)
