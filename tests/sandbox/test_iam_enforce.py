@@ -127,3 +127,32 @@ def test_sandbox_start_enforce_iam_flag(tmp_path: Path) -> None:
         assert SandboxControl(started.stdout.strip()).config()["enforce_iam"] is True
     finally:
         assert subprocess.run([*cli, "stop"], cwd=tmp_path, timeout=60).returncode == 0
+
+
+def test_an_assumed_role_session_is_judged_by_the_role_policies(enforced) -> None:
+    iam = client(enforced, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))
+    allowed = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "apprunner:ListServices", "Resource": "*"}]}  # fmt: skip
+    iam.put_role_policy(RoleName="deployer", PolicyName="p", PolicyDocument=json.dumps(allowed))
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/deployer"
+    creds = client(enforced, "sts").assume_role(RoleArn=role_arn, RoleSessionName="ci")["Credentials"]
+    session = boto3.client(
+        "apprunner", endpoint_url=enforced.url, region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )  # fmt: skip
+    assert session.list_services()["ServiceSummaryList"] == []
+    _, code, message = refusal(lambda: session.list_connections())
+    assert code == "AccessDeniedException"
+    assert f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci is not authorized" in message
