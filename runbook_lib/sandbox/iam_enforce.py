@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID
+from runbook_lib.sandbox.ec2_shim import ec2_error
 from runbook_lib.sandbox.iam_policy import Check, Decision, first_denied
 from runbook_lib.sandbox.iam_requests import SERVICE_LINKED_ROLES, AwsRequest, checks, service_linked_role_arn
 
@@ -64,11 +65,8 @@ def denial(service: str, code: str, message: str, *, json_protocol: bool = False
         return Denial(code, 400, {"Content-Type": "application/x-amz-json-1.0"}, body.encode())
     if service == "ec2":
         code = "UnauthorizedOperation" if code == "AccessDenied" else code
-        xml = (
-            f"<Response><Errors><Error><Code>{code}</Code><Message>{text}</Message></Error></Errors>"
-            f"<RequestID>{request_id}</RequestID></Response>"
-        )
-    elif service == "s3":
+        return Denial(code, 403, {"Content-Type": "text/xml"}, ec2_error(code, text))
+    if service == "s3":
         xml = (
             f"<Error><Code>{code}</Code><Message>{text}</Message><RequestId>{request_id}</RequestId></Error>"
         )

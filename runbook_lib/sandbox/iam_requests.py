@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runbook_lib.sandbox.apprunner.models import _tags_dict
 from runbook_lib.sandbox.iam_policy import Check
 
 __all__ = ["AwsRequest", "Lookups", "SERVICE_LINKED_ROLES", "checks", "service_linked_role_arn"]
@@ -139,7 +140,7 @@ def _apprunner_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
     action, resource = f"apprunner:{req.operation}", _apprunner_resource(req)
     request: dict[str, list[str]] = {}  # the request's own keys, shared by every resource it names
     if req.operation.startswith("Create") or req.operation == "TagResource":
-        request.update(_tag_context({t["Key"]: t.get("Value", "") for t in req.params.get("Tags") or []}))
+        request.update(_tag_context(_tags_dict(req.params.get("Tags"))))
     if req.operation == "UntagResource":
         request["aws:TagKeys"] = list(req.params.get("TagKeys") or [])
     refs = _service_references(req) if req.operation in ("CreateService", "UpdateService") else {}

@@ -24,7 +24,6 @@ import re
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +40,7 @@ from runbook_lib.sandbox.apprunner.models import (
     ThrottlingException,
 )
 from runbook_lib.sandbox.control import SandboxControl
+from runbook_lib.sandbox.ec2_shim import dependency_violation, ec2_error
 from runbook_lib.sandbox.iam_enforce import Denial, Enforcer, SandboxLookups, json_object
 from runbook_lib.sandbox.iam_requests import AwsRequest
 
@@ -138,37 +138,6 @@ def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
     return f"{verb}{target}"
 
 
-def _ec2_dependency_violation(region: str, params: dict[str, str]) -> str | None:
-    """Message for EC2 deletes that moto would allow but AWS refuses while ENIs remain, else None."""
-    action = params.get("Action")
-    if action not in ("DeleteSecurityGroup", "DeleteSubnet"):
-        return None
-    from moto.ec2.models import ec2_backends
-
-    ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][region]
-    if action == "DeleteSecurityGroup":
-        group_id = params.get("GroupId")
-        if not group_id:
-            return None
-        for eni in list(ec2.enis.values()):
-            if any(getattr(g, "id", g) == group_id for g in eni.group_set):
-                return f"resource {group_id} has a dependent object"
-    else:
-        subnet_id = params.get("SubnetId")
-        for eni in list(ec2.enis.values()):
-            if getattr(eni.subnet, "id", None) == subnet_id:
-                return f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
-    return None
-
-
-def _ec2_error(code: str, message: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-        f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
-        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
-    ).encode()
-
-
 class SandboxApp:
     """The WSGI application behind the sandbox's one URL."""
 
@@ -247,14 +216,14 @@ class SandboxApp:
             return self._refuse(start_response, service, region, operation, refused)
         if service == "ec2":
             with self.apprunner.lock:
-                message = _ec2_dependency_violation(region, params)
+                message = dependency_violation(region, params)
             if message:
                 self.log.add(service, region, operation, 400, "DependencyViolation")
                 return _respond(
                     start_response,
                     400,
                     {"Content-Type": "text/xml"},
-                    _ec2_error("DependencyViolation", message),
+                    ec2_error("DependencyViolation", message),
                 )
         captured: dict[str, Any] = {}
 
