@@ -8,6 +8,9 @@
   still use the group / subnet (moto itself does not check), which is how App Runner's lingering ENIs
   (E20) become visible.
 
+With ``enforce_iam`` (``--enforce-iam``) every AWS request is first authorised against the caller's IAM
+policies (``iam_enforce``; docs/iam.md) and refused as AWS would.
+
 Every AWS request is logged (``GET /_sandbox/requests``): service (from the SigV4 credential scope),
 operation (``X-Amz-Target`` or the ``Action`` parameter; S3 operations are named from method and path),
 HTTP status, error code, time (epoch seconds) and whether it mutates (anything that is not
