@@ -257,9 +257,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from runbook_lib.policy import build_operator_policy
 
     params = load_params(args.params)
-    audit_dir = args.audit_dir or params.audit_dir
-    bucket = audit_dir[5:].split("/", 1)[0] if audit_dir.startswith("s3://") else None
-    print(json.dumps(build_operator_policy(params, audit_bucket=bucket), indent=2))
+    print(json.dumps(build_operator_policy(params, audit_dir=args.audit_dir), indent=2))
     return 0
 
 

@@ -1,7 +1,25 @@
 """The least-privilege IAM policy an operator needs for `runbook up` and `runbook down` of one params file.
 
-Actions are listed one by one (no wildcards) and scoped to the params' named resources wherever the
-service supports resource-level permissions; List/Describe calls that do not are granted on ``*``.
+Only actions the runbook calls, each on the narrowest resources and conditions the service supports
+(the sandbox's ``--enforce-iam`` proves it: tests/reliability/test_iam_enforcement.py). Sources:
+
+- AWS managed policy **AWSAppRunnerFullAccess**: ``iam:PassRole`` conditioned on
+  ``iam:PassedToService = apprunner.amazonaws.com`` (``tasks.apprunner.amazonaws.com`` is the principal
+  the instance role's *trust policy* names, not the PassedToService value), and
+  ``iam:CreateServiceLinkedRole`` of ``…/aws-service-role/apprunner.amazonaws.com/AWSServiceRoleForAppRunner``
+  with ``iam:AWSServiceName``; the networking role likewise (App Runner's VPC documentation).
+- **Service Authorization Reference** (App Runner, IAM, EC2, S3): which actions take resource-level
+  permissions (App Runner List*, EC2 Describe* do not: ``*``), which condition keys each carries
+  (``aws:RequestTag/*`` on creates, ``aws:ResourceTag/*`` on existing EC2 groups, ``ec2:CreateAction``
+  on tag-on-create, ``iam:PolicyARN`` on AttachRolePolicy), and that ``CreateSecurityGroup`` with
+  ``TagSpecifications`` also needs ``ec2:CreateTags``. ``sts:GetCallerIdentity`` needs no permission.
+- **CloudFormation's AWS::AppRunner::Service handler permissions** add ``logs:*`` (CreateLogGroup,
+  PutRetentionPolicy, CreateLogStream, PutLogEvents, DescribeLogStreams) and ``events:PutRule`` /
+  ``PutTargets``. These are exactly what the managed policy of App Runner's *service-linked role*,
+  AppRunnerServiceRolePolicy, grants (on ``/aws/apprunner/*`` log groups and ``AWSAppRunnerManagedRule*``
+  rules): App Runner does that work itself through AWSServiceRoleForAppRunner, and
+  AWSAppRunnerFullAccess (enough for the console and API) grants none of them, so a direct API caller
+  does not need them and this policy does not grant them.
 """
 
 from __future__ import annotations
@@ -10,14 +28,11 @@ from typing import Any
 
 from runbook_lib.params import OWNER_TAG, Params
 
+__all__ = ["APP_RUNNER_PRINCIPAL", "build_operator_policy"]
+
 PARTITION = "aws"
-# API operations authorized by an IAM action of another name
-ACTION_FOR = {
-    "s3:HeadObject": "s3:GetObject",
-    "s3:HeadBucket": "s3:ListBucket",
-    "s3:ListObjectsV2": "s3:ListBucket",
-    "s3:ListObjects": "s3:ListBucket",
-}
+APP_RUNNER_PRINCIPAL = "apprunner.amazonaws.com"
+NETWORKING_PRINCIPAL = "networking.apprunner.amazonaws.com"
 
 
 def _statement(sid: str, actions: list[str], resources: list[str], **condition: Any) -> dict[str, Any]:
@@ -32,121 +47,159 @@ def _statement(sid: str, actions: list[str], resources: list[str], **condition: 
     return statement
 
 
-def build_operator_policy(params: Params, *, audit_bucket: str | None = None) -> dict[str, Any]:
-    """The policy document (pure) for `up` and `down` of the environment in ``params``."""
-    region, account = params.region, params.account_id
-    arn = f"arn:{PARTITION}:apprunner:{region}:{account}"
-    role = f"arn:{PARTITION}:iam::{account}:role/{params.instance.role_name}"
-    asc = params.autoscaling.name
+def _owned_request(params: Params) -> dict[str, Any]:
+    """Creates must carry the owner tag of this environment."""
+    return {"StringEquals": {f"aws:RequestTag/{OWNER_TAG}": params.name}}
+
+
+def _connectors(params: Params, arn: str) -> list[str]:
+    """The connector family: its name, and the hashed names of replacements (``<name[:33]>-<hex>``)."""
+    base = params.network.connector_name if params.network else params.name
+    return [f"{arn}:vpcconnector/{base}/*", f"{arn}:vpcconnector/{base[:33]}-*"]
+
+
+def _app_runner(params: Params, arn: str) -> list[dict[str, Any]]:
+    asc, conn = params.autoscaling.name, params.connection.name
+    service = [f"{arn}:service/{params.name}/*"]
+    used = [f"{arn}:connection/{conn}/*", f"{arn}:autoscalingconfiguration/{asc}/*"]
+    used += _connectors(params, arn) if params.network is not None else []
+    lists = [
+        "apprunner:ListServices",
+        "apprunner:ListConnections",
+        "apprunner:ListAutoScalingConfigurations",
+        "apprunner:ListVpcConnectors",
+    ]
+    owned = _owned_request(params)
     statements = [
-        _statement("Identity", ["sts:GetCallerIdentity"], ["*"]),
-        _statement(
-            "AppRunnerReadAccountWide",
-            [
-                "apprunner:ListServices", "apprunner:ListConnections", "apprunner:ListVpcConnectors",
-                "apprunner:ListAutoScalingConfigurations", "apprunner:ListOperations",
-            ],
-            ["*"],
-        ),
+        _statement("AppRunnerListAccountWide", lists, ["*"]),
+        _statement("AppRunnerCreateService", ["apprunner:CreateService"], service + used, **owned),
+        _statement("AppRunnerUpdateService", ["apprunner:UpdateService"], service + used),
         _statement(
             "AppRunnerService",
             [
-                "apprunner:CreateService", "apprunner:UpdateService", "apprunner:DeleteService",
-                "apprunner:DescribeService", "apprunner:PauseService", "apprunner:ResumeService",
-                "apprunner:StartDeployment", "apprunner:ListOperations", "apprunner:TagResource",
-                "apprunner:UntagResource", "apprunner:ListTagsForResource",
+                "apprunner:DescribeService", "apprunner:ListOperations", "apprunner:DeleteService",
+                "apprunner:ResumeService", "apprunner:TagResource", "apprunner:UntagResource",
+                "apprunner:ListTagsForResource",
             ],
-            [f"{arn}:service/{params.name}/*"],
+            service,
+        ),
+        _statement(
+            "AppRunnerCreateConnectionAndAutoScaling",
+            ["apprunner:CreateConnection", "apprunner:CreateAutoScalingConfiguration"],
+            [f"{arn}:connection/{conn}/*", f"{arn}:autoscalingconfiguration/{asc}/*"],
+            **owned,
         ),
         _statement(
             "AppRunnerConnection",
-            [
-                "apprunner:CreateConnection", "apprunner:DeleteConnection", "apprunner:TagResource",
-                "apprunner:ListTagsForResource",
-            ],
-            [f"{arn}:connection/{params.connection.name}", f"{arn}:connection/{params.connection.name}/*"],
+            ["apprunner:DeleteConnection", "apprunner:ListTagsForResource"],  # deleted only when owned
+            [f"{arn}:connection/{conn}/*"],
         ),
         _statement(
             "AppRunnerAutoScaling",
-            [
-                "apprunner:CreateAutoScalingConfiguration", "apprunner:DescribeAutoScalingConfiguration",
-                "apprunner:DeleteAutoScalingConfiguration", "apprunner:TagResource",
-                "apprunner:ListServicesForAutoScalingConfiguration", "apprunner:ListTagsForResource",
-            ],
+            ["apprunner:DescribeAutoScalingConfiguration", "apprunner:DeleteAutoScalingConfiguration",
+             "apprunner:ListTagsForResource", "apprunner:ListServicesForAutoScalingConfiguration"],
+            # DeleteAutoScalingConfiguration(DeleteAllRevisions) takes the partial ARN ending in the name
             [f"{arn}:autoscalingconfiguration/{asc}", f"{arn}:autoscalingconfiguration/{asc}/*"],
         ),
         _statement(
+            "AppRunnerVpcConnector",
+            ["apprunner:DescribeVpcConnector", "apprunner:DeleteVpcConnector",
+             "apprunner:ListTagsForResource"],
+            _connectors(params, arn),
+        ),
+    ]  # fmt: skip
+    if params.network is not None:
+        statements.append(
+            _statement("AppRunnerCreateVpcConnector", ["apprunner:CreateVpcConnector"],
+                       _connectors(params, arn), **owned)
+        )  # fmt: skip
+    return statements
+
+
+def _service_linked_role(account: str, principal: str, role: str, sid: str) -> dict[str, Any]:
+    resource = f"arn:{PARTITION}:iam::{account}:role/aws-service-role/{principal}/{role}"
+    condition = {"StringEquals": {"iam:AWSServiceName": principal}}
+    return _statement(sid, ["iam:CreateServiceLinkedRole"], [resource], **condition)
+
+
+def _iam(params: Params) -> list[dict[str, Any]]:
+    account = params.account_id
+    role = f"arn:{PARTITION}:iam::{account}:role/{params.instance.role_name}"
+    statements = [
+        _statement("IamCreateInstanceRole", ["iam:CreateRole"], [role], **_owned_request(params)),
+        _statement(
             "IamInstanceRole",
             [
-                "iam:GetRole", "iam:CreateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy",
-                "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:AttachRolePolicy",
+                "iam:GetRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole",
                 "iam:DetachRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
+                "iam:DeleteRolePolicy",
             ],
             [role],
         ),
-        _statement("IamPassInstanceRole", ["iam:PassRole"], [role],
-                   StringEquals={"iam:PassedToService": "tasks.apprunner.amazonaws.com"}),
+        _statement("IamPassInstanceRoleToAppRunner", ["iam:PassRole"], [role],
+                   StringEquals={"iam:PassedToService": APP_RUNNER_PRINCIPAL}),
+        _service_linked_role(account, APP_RUNNER_PRINCIPAL, "AWSServiceRoleForAppRunner",
+                             "AppRunnerServiceLinkedRole"),
     ]  # fmt: skip
-    if params.network is not None:
-        connector = params.network.connector_name
-        statements += [
+    if params.instance.policy_arns:
+        statements.insert(
+            1,
             _statement(
-                "AppRunnerVpcConnector",
-                [
-                    "apprunner:CreateVpcConnector", "apprunner:DescribeVpcConnector",
-                    "apprunner:DeleteVpcConnector", "apprunner:TagResource", "apprunner:ListTagsForResource",
-                ],
-                [f"{arn}:vpcconnector/{connector}/*", f"{arn}:vpcconnector/{connector}-*"],
+                "IamAttachListedPolicies", ["iam:AttachRolePolicy"], [role],
+                ArnEquals={"iam:PolicyARN": sorted(params.instance.policy_arns)},
             ),
-            _statement(
-                "Ec2ReadNetwork",
-                [
-                    "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeAvailabilityZones",
-                ],
-                ["*"],
-            ),
-            _statement(
-                "Ec2CreateOwnedSecurityGroup",
-                ["ec2:CreateSecurityGroup", "ec2:CreateTags"],
-                [f"arn:{PARTITION}:ec2:{region}:{account}:security-group/*",
-                 f"arn:{PARTITION}:ec2:{region}:{account}:vpc/*"],
-            ),
-            _statement(
-                "Ec2ChangeOwnedSecurityGroup",
-                [
-                    "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupEgress",
-                    "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:CreateTags",
-                    "ec2:DeleteTags",
-                ],
-                [f"arn:{PARTITION}:ec2:{region}:{account}:security-group/*"],
-                StringEquals={f"aws:ResourceTag/{OWNER_TAG}": params.name},
-            ),
-            _statement(
-                "AppRunnerNetworkingServiceLinkedRole",
-                ["iam:CreateServiceLinkedRole"],
-                [f"arn:{PARTITION}:iam::{account}:role/aws-service-role/networking.apprunner.amazonaws.com/*"],
-                StringEquals={"iam:AWSServiceName": "networking.apprunner.amazonaws.com"},
-            ),
-        ]  # fmt: skip
-    bucket = audit_bucket or _s3_bucket(params.audit_dir)
-    if bucket:
-        statements.append(
-            _statement(
-                "AuditTrailBucket",
-                ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
-                [f"arn:{PARTITION}:s3:::{bucket}", f"arn:{PARTITION}:s3:::{bucket}/*"],
-            )
-        )
+        )  # fmt: skip
+    return statements
+
+
+def _ec2(params: Params) -> list[dict[str, Any]]:
+    """Reads and owned-group changes always (``down`` cleans up a network the params no longer have)."""
+    region, account = params.region, params.account_id
+    groups = [f"arn:{PARTITION}:ec2:{region}:{account}:security-group/*"]
+    statements = [
+        _statement("Ec2ReadSecurityGroups", ["ec2:DescribeSecurityGroups"], ["*"]),
+        _statement(
+            "Ec2ChangeOwnedSecurityGroup",
+            ["ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
+             "ec2:CreateTags"],
+            groups,
+            StringEquals={f"aws:ResourceTag/{OWNER_TAG}": params.name},
+        ),
+    ]  # fmt: skip
+    if params.network is None:
+        return statements
+    vpc_id = params.network.vpc_id
+    vpcs = [f"arn:{PARTITION}:ec2:{region}:{account}:vpc/{'*' if vpc_id == 'default' else vpc_id}"]
+    return statements + [
+        _statement("Ec2ReadNetwork", ["ec2:DescribeVpcs", "ec2:DescribeSubnets"], ["*"]),
+        _statement("Ec2CreateOwnedSecurityGroup", ["ec2:CreateSecurityGroup"], groups,
+                   **_owned_request(params)),
+        # the VPC is a resource of the request too; EC2 checks aws:RequestTag only on what is created
+        _statement("Ec2CreateSecurityGroupInVpc", ["ec2:CreateSecurityGroup"], vpcs),
+        _statement("Ec2TagOnlyAtCreation", ["ec2:CreateTags"], groups,
+                   StringEquals={"ec2:CreateAction": "CreateSecurityGroup"}),
+        _service_linked_role(account, NETWORKING_PRINCIPAL, "AWSServiceRoleForAppRunnerNetworking",
+                             "AppRunnerNetworkingServiceLinkedRole"),
+    ]  # fmt: skip
+
+
+def _s3(audit_dir: str) -> list[dict[str, Any]]:
+    bucket, _, prefix = audit_dir[5:].partition("/")
+    objects = f"arn:{PARTITION}:s3:::{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}*"
+    return [
+        _statement("AuditTrailList", ["s3:ListBucket"], [f"arn:{PARTITION}:s3:::{bucket}"]),
+        _statement("AuditTrailObjects", ["s3:GetObject", "s3:PutObject"], [objects]),
+    ]
+
+
+def build_operator_policy(params: Params, *, audit_dir: str | None = None) -> dict[str, Any]:
+    """The policy document (pure) for `up` and `down` of the environment in ``params``.
+
+    ``audit_dir`` overrides the params' (an ``s3://bucket/prefix`` adds the audit trail's statements).
+    """
+    arn = f"arn:{PARTITION}:apprunner:{params.region}:{params.account_id}"
+    statements = _app_runner(params, arn) + _iam(params) + _ec2(params)
+    trail = audit_dir or params.audit_dir
+    if trail.startswith("s3://"):
+        statements += _s3(trail)
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def _s3_bucket(audit_dir: str) -> str | None:
-    return audit_dir[5:].split("/", 1)[0] if audit_dir.startswith("s3://") else None
-
-
-def allows(policy: dict[str, Any], service: str, operation: str) -> bool:
-    """Whether an Allow statement lists ``service:operation`` (exact action names only)."""
-    action = f"{service}:{operation}"
-    action = ACTION_FOR.get(action, action)
-    return any(action in s["Action"] for s in policy["Statement"] if s["Effect"] == "Allow")

@@ -48,6 +48,10 @@ SERVER_OPTIONS: dict[str, dict[str, Any]] = {
         "metavar": "SECONDS",
         "help": "reads lag writes: new App Runner resources hidden, deleted ones still listed, so long [0]",
     },
+    "--enforce-iam": {
+        "action": "store_true",
+        "help": "authorise every request against the caller's IAM policies (root keys `testing` excepted)",
+    },
 }
 
 

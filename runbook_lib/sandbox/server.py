@@ -10,6 +10,9 @@
   still use the group / subnet (moto itself does not check), which is how App Runner's lingering ENIs
   (E20) become visible.
 
+With ``enforce_iam`` (``--enforce-iam``) every AWS request is first authorised against the caller's IAM
+policies (``iam_enforce``; docs/iam.md) and refused as AWS would.
+
 Every AWS request is logged (``GET /_sandbox/requests``): service (from the SigV4 credential scope),
 operation (``X-Amz-Target`` or the ``Action`` parameter; S3 operations are named from method and path),
 HTTP status, error code, time (epoch seconds) and whether it mutates (anything that is not
@@ -26,7 +29,6 @@ import re
 import threading
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,9 @@ from runbook_lib.sandbox.apprunner.models import (
     ThrottlingException,
 )
 from runbook_lib.sandbox.control import SandboxControl
+from runbook_lib.sandbox.ec2_shim import dependency_violation, ec2_error
+from runbook_lib.sandbox.iam_enforce import Denial, Enforcer, SandboxLookups, json_object
+from runbook_lib.sandbox.iam_requests import AwsRequest
 
 log = logging.getLogger(__name__)
 _BODY_REDACTOR = Redactor()  # by name: secret-named members (passwords, tokens, secret keys)
@@ -54,6 +59,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # any other control call m
 _NOT_JSON = json.dumps({"error": "state-changing control calls need Content-Type: application/json"}).encode()
 _CREDENTIAL_RE = re.compile(r"Credential=([^,\s]+)")
 _XML_CODE_RE = re.compile(rb"<Code>([^<]+)</Code>")
+_S3_SUBRESOURCES = {
+    "tagging", "policy", "versioning", "acl", "lifecycle", "encryption", "cors", "location", "uploads",
+    "uploadId", "delete", "publicAccessBlock", "ownershipControls",
+}  # fmt: skip
 
 
 def is_mutating(operation: str) -> bool:
@@ -147,29 +156,7 @@ def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
     target = "Object" if len(parts) > 1 else "Bucket"
     if not parts:
         return "ListBuckets"
-    sub = next(
-        (
-            k
-            for k in query
-            if k
-            in {
-                "tagging",
-                "policy",
-                "versioning",
-                "acl",
-                "lifecycle",
-                "encryption",
-                "cors",
-                "location",
-                "uploads",
-                "uploadId",
-                "delete",
-                "publicAccessBlock",
-                "ownershipControls",
-            }
-        ),
-        None,
-    )
+    sub = next((k for k in query if k in _S3_SUBRESOURCES), None)
     verb = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "DELETE": "Delete", "POST": "Post"}.get(
         method, method
     )
@@ -184,37 +171,6 @@ def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
     return f"{verb}{target}"
 
 
-def _ec2_dependency_violation(region: str, params: dict[str, str]) -> str | None:
-    """Message for EC2 deletes that moto would allow but AWS refuses while ENIs remain, else None."""
-    action = params.get("Action")
-    if action not in ("DeleteSecurityGroup", "DeleteSubnet"):
-        return None
-    from moto.ec2.models import ec2_backends
-
-    ec2 = ec2_backends[DEFAULT_ACCOUNT_ID][region]
-    if action == "DeleteSecurityGroup":
-        group_id = params.get("GroupId")
-        if not group_id:
-            return None
-        for eni in list(ec2.enis.values()):
-            if any(getattr(g, "id", g) == group_id for g in eni.group_set):
-                return f"resource {group_id} has a dependent object"
-    else:
-        subnet_id = params.get("SubnetId")
-        for eni in list(ec2.enis.values()):
-            if getattr(eni.subnet, "id", None) == subnet_id:
-                return f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
-    return None
-
-
-def _ec2_error(code: str, message: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-        f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
-        f"<RequestID>{uuid.uuid4()}</RequestID></Response>"
-    ).encode()
-
-
 class SandboxApp:
     """The WSGI application behind the sandbox's one URL."""
 
@@ -223,6 +179,7 @@ class SandboxApp:
         self.log = RequestLog()
         self._moto: Any = None
         self._moto_lock = threading.Lock()
+        self.enforcer = Enforcer(SandboxLookups(self.apprunner))
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -241,6 +198,9 @@ class SandboxApp:
     ) -> Iterable[bytes]:
         _, region = _scope(environ)
         body = _read_body(environ)
+        request, refused = self._authorize(environ, "apprunner", operation, region, json_object(body))
+        if refused is not None:
+            return self._refuse(start_response, "apprunner", region, operation, refused)
         with self.apprunner.lock:
             faults = self.apprunner.faults
             roll = faults.rng.random() if (faults.throttle_rate or faults.error_rate) else 1.0
@@ -255,6 +215,8 @@ class SandboxApp:
             else:
                 backend = self.apprunner.get(DEFAULT_ACCOUNT_ID, region)
                 status, headers, payload = apprunner_responses.handle(backend, operation, body)
+                if request is not None:
+                    self.enforcer.after(request, status)
         error = json.loads(payload).get("__type") if status >= 400 else None
         self.log.add("apprunner", region, operation, status, error, _json_body(body))
         return _respond(start_response, status, headers, payload)
@@ -284,16 +246,19 @@ class SandboxApp:
             operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
         else:
             operation = f"{method} {environ.get('PATH_INFO', '/')}"
+        _, refused = self._authorize(environ, service, operation, region, params)
+        if refused is not None:
+            return self._refuse(start_response, service, region, operation, refused)
         if service == "ec2":
             with self.apprunner.lock:
-                message = _ec2_dependency_violation(region, params)
+                message = dependency_violation(region, params)
             if message:
                 self.log.add(service, region, operation, 400, "DependencyViolation")
                 return _respond(
                     start_response,
                     400,
                     {"Content-Type": "text/xml"},
-                    _ec2_error("DependencyViolation", message),
+                    ec2_error("DependencyViolation", message),
                 )
         captured: dict[str, Any] = {}
 
@@ -323,6 +288,22 @@ class SandboxApp:
                 sent = _json_body(body or b"") or {}
             self.log.add(service, region, operation, status, error, sent)
         return chunks
+
+    # ------------------------------------------------------------------ IAM enforcement
+    def _authorize(
+        self, environ: dict[str, Any], service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> tuple[AwsRequest | None, Denial | None]:
+        """With ``enforce_iam``: the request as IAM sees it, and the refusal if the caller may not make it."""
+        if not self.apprunner.config.enforce_iam:
+            return None, None
+        with self.apprunner.lock:
+            return self.enforcer.check_environ(environ, service, operation, region, params)
+
+    def _refuse(
+        self, start_response: StartResponse, service: str, region: str, operation: str, refused: Denial
+    ) -> Iterable[bytes]:
+        self.log.add(service, region, operation, refused.status, refused.code)
+        return _respond(start_response, refused.status, refused.headers, refused.body)
 
     # ------------------------------------------------------------------ control API
     def _control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> Iterable[bytes]:
@@ -428,6 +409,7 @@ def _respond(start_response: StartResponse, status: int, headers: dict[str, str]
     reason = {
         200: "OK",
         400: "Bad Request",
+        403: "Forbidden",
         404: "Not Found",
         409: "Conflict",
         415: "Unsupported Media Type",

@@ -1,53 +1,116 @@
-"""The operator policy printed by `runbook policy`: explicit actions, scoped to the params' names."""
+"""The operator policy printed by `runbook policy`: only called actions, tight resources and conditions,
+clean by a policy linter (parliament). That it is enough is shown with IAM enforced on the sandbox
+(tests/reliability/test_iam_enforcement.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
+from parliament import analyze_policy_string
 
 from runbook_lib.params import load_params
-from runbook_lib.policy import allows, build_operator_policy
+from runbook_lib.policy import build_operator_policy
 
 ROOT = Path(__file__).resolve().parents[2]
+# granted once, never called (UntagRole and ListServicesForAutoScalingConfiguration are called since the
+# runbook manages tags by key and keeps revisions that any service uses: tests/reliability proves them)
+NEVER_CALLED = {
+    "iam:ListRoleTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeAvailabilityZones",
+    "ec2:RevokeSecurityGroupEgress", "ec2:DeleteTags", "apprunner:PauseService", "apprunner:StartDeployment",
+}  # fmt: skip
 
 
-def test_no_wildcard_actions_and_valid_document() -> None:
-    policy = build_operator_policy(load_params(ROOT / "params/example-go.yaml"))
-    json.dumps(policy)
-    assert policy["Version"] == "2012-10-17"
-    actions = [a for s in policy["Statement"] for a in s["Action"]]
-    assert actions and not any("*" in a for a in actions)
-    assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])
-
-
-def test_mutations_are_scoped_to_named_resources() -> None:
-    params = load_params(ROOT / "params/example-go.yaml")
-    policy = build_operator_policy(params)
-    by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["AppRunnerService"]["Resource"] == [
-        "arn:aws:apprunner:us-east-1:111122223333:service/seed-go-app/*"
-    ]
-    assert by_sid["IamInstanceRole"]["Resource"] == ["arn:aws:iam::111122223333:role/seed-go-app-instance"]
-    assert by_sid["IamPassInstanceRole"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "tasks.apprunner.amazonaws.com"}
-    }
-    assert by_sid["Ec2ChangeOwnedSecurityGroup"]["Condition"] == {
-        "StringEquals": {"aws:ResourceTag/runbook:name": "seed-go-app"}
-    }
-    for statement in policy["Statement"]:
-        mutating = [
-            a for a in statement["Action"] if not a.split(":")[1].startswith(("List", "Describe", "Get"))
-        ]
-        if mutating and statement["Sid"] != "Identity":
-            assert statement["Resource"] != ["*"], statement["Sid"]
-
-
-def test_no_network_statements_without_network_and_s3_when_audit_in_s3() -> None:
-    params = load_params(
+def policies() -> list[tuple[str, dict[str, Any]]]:
+    net = load_params(ROOT / "params/example-go.yaml")
+    public = load_params(
         ROOT / "params/sandbox.yaml", overrides={"network": None, "audit_dir": "s3://audit-b/runs"}
     )
-    policy = build_operator_policy(params)
-    sids = {s["Sid"] for s in policy["Statement"]}
-    assert "AppRunnerVpcConnector" not in sids and "Ec2ReadNetwork" not in sids
-    assert allows(policy, "s3", "PutObject") and allows(policy, "s3", "HeadObject")
-    assert not allows(policy, "ec2", "CreateSecurityGroup") and not allows(policy, "apprunner", "DeleteAll")
+    attach = load_params(
+        ROOT / "params/sandbox.yaml",
+        overrides={"instance": {"policy_arns": ["arn:aws:iam::aws:policy/ReadOnly"]}},
+    )
+    return [("network", build_operator_policy(net)), ("public+s3", build_operator_policy(public)),
+            ("policy_arns", build_operator_policy(attach))]  # fmt: skip
+
+
+def vpc_of_new_group(finding: Any) -> bool:
+    """parliament's one false positive: it takes the VPC, an optional resource type of
+    ec2:CreateSecurityGroup in the Service Authorization Reference, for a mismatch with the required
+    security-group type. The VPC gets its own statement because EC2 checks aws:RequestTag only on the
+    resource being created (the reference lists the tag keys on security-group, not on vpc)."""
+    return finding.issue == "RESOURCE_MISMATCH" and all(
+        d["action"] == "ec2:CreateSecurityGroup" for d in finding.detail
+    )
+
+
+def by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+@pytest.mark.parametrize(("name", "policy"), policies(), ids=[n for n, _ in policies()])
+def test_lints_clean_with_parliament_and_grants_no_wildcard_or_uncalled_action(name, policy) -> None:
+    findings = [f for f in analyze_policy_string(json.dumps(policy)).findings if not vpc_of_new_group(f)]
+    assert findings == [], [str(f) for f in findings]
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert actions and not any("*" in a for a in actions)
+    assert not actions & NEVER_CALLED and "sts:GetCallerIdentity" not in actions  # STS needs no permission
+    assert len(by_sid(policy)) == len(policy["Statement"])
+
+
+def test_pass_role_and_service_linked_roles_as_app_runner_documents_them() -> None:
+    statements = by_sid(build_operator_policy(load_params(ROOT / "params/example-go.yaml")))
+    assert statements["IamPassInstanceRoleToAppRunner"]["Resource"] == [
+        "arn:aws:iam::111122223333:role/seed-go-app-instance"
+    ]
+    assert statements["IamPassInstanceRoleToAppRunner"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "apprunner.amazonaws.com"}
+    }
+    assert statements["AppRunnerServiceLinkedRole"]["Resource"] == [
+        "arn:aws:iam::111122223333:role/aws-service-role/apprunner.amazonaws.com/AWSServiceRoleForAppRunner"
+    ]
+    assert statements["AppRunnerServiceLinkedRole"]["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "apprunner.amazonaws.com"}
+    }
+    networking = statements["AppRunnerNetworkingServiceLinkedRole"]
+    assert networking["Resource"][0].endswith(
+        "/networking.apprunner.amazonaws.com/AWSServiceRoleForAppRunnerNetworking"
+    )
+    assert not any(a.startswith(("logs:", "events:")) for s in statements.values() for a in s["Action"])
+
+
+def test_tags_only_at_creation_or_on_owned_groups_and_creates_must_be_tagged_owned() -> None:
+    statements = by_sid(build_operator_policy(load_params(ROOT / "params/example-go.yaml")))
+    tagging = [s for s in statements.values() if "ec2:CreateTags" in s["Action"]]
+    assert {json.dumps(s["Condition"], sort_keys=True) for s in tagging} == {
+        '{"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}',
+        '{"StringEquals": {"aws:ResourceTag/runbook:name": "seed-go-app"}}',
+    }
+    for sid in ("AppRunnerCreateService", "Ec2CreateOwnedSecurityGroup", "IamCreateInstanceRole"):
+        assert statements[sid]["Condition"] == {
+            "StringEquals": {"aws:RequestTag/runbook:name": "seed-go-app"}
+        }
+    assert statements["AppRunnerService"]["Resource"] == [
+        "arn:aws:apprunner:us-east-1:111122223333:service/seed-go-app/*"
+    ]
+    for statement in statements.values():
+        if statement["Resource"] == ["*"]:
+            assert all(a.split(":")[1].startswith(("List", "Describe")) for a in statement["Action"])
+
+
+def test_network_s3_and_policy_arns_statements_follow_the_params() -> None:
+    public = by_sid(
+        build_operator_policy(load_params(ROOT / "params/sandbox.yaml", overrides={"network": None}),
+                              audit_dir="s3://audit-b/runs/")
+    )  # fmt: skip
+    assert "AppRunnerCreateVpcConnector" not in public and "Ec2CreateOwnedSecurityGroup" not in public
+    assert "AppRunnerVpcConnector" in public  # down still cleans up a connector an earlier network made
+    assert public["AuditTrailObjects"]["Resource"] == ["arn:aws:s3:::audit-b/runs/*"]
+    assert public["AuditTrailList"]["Resource"] == ["arn:aws:s3:::audit-b"]
+    assert "IamAttachListedPolicies" not in public
+    attach = by_sid(dict(policies())["policy_arns"])
+    assert attach["IamAttachListedPolicies"]["Condition"] == {
+        "ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/ReadOnly"]}
+    }

@@ -211,6 +211,7 @@ class SandboxConfig:
     asc_name_quota: int = 10
     asc_revision_quota: int = 5
     restricted_account: bool = False
+    enforce_iam: bool = False  # authorise every request against the caller's IAM policies
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}

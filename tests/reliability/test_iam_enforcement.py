@@ -1,0 +1,225 @@
+"""The printed operator policy, proven on the sandbox with IAM enforced (``enforce_iam``).
+
+An IAM user holding exactly `runbook policy`'s output runs `up` and `down`; without any one statement or
+action of it, a run fails with an AccessDenied naming that action, and a re-run with the full policy
+finishes what was left.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from runbook_lib import apply, load_params, make_clients
+from runbook_lib.cli import main
+from runbook_lib.errors import AccessDenied
+from runbook_lib.plan import teardown
+from runbook_lib.sandbox.control import SimulatedTime
+
+from .conftest import SANDBOX_PARAMS, owned
+
+USER = "runbook-operator"
+
+
+@pytest.fixture
+def enforced(sandbox_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The reset sandbox with IAM enforced, instant handshakes and operations; root keys; cwd a temp dir."""
+    sandbox_env.control.config(enforce_iam=True, handshake="auto", handshake_seconds=0, op_seconds=0)
+    monkeypatch.chdir(tmp_path)
+    yield sandbox_env
+    sandbox_env.control.reset()  # forgets the user and puts enforcement back off
+
+
+def root(sb: Any, service: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=sb.url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+def make_operator(sb: Any, policy: dict[str, Any]) -> dict[str, str]:
+    """An IAM user with ``policy`` inline and an access key (made with the root keys)."""
+    iam = root(sb, "iam")
+    iam.create_user(UserName=USER)
+    grant(sb, policy)
+    key = iam.create_access_key(UserName=USER)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def grant(sb: Any, policy: dict[str, Any]) -> None:
+    root(sb, "iam").put_user_policy(UserName=USER, PolicyName="operator", PolicyDocument=json.dumps(policy))
+
+
+@contextmanager
+def keys(env: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def write_params(folder: Path, *, network: bool, env: str = "hello") -> Path:
+    doc = yaml.safe_load(SANDBOX_PARAMS.read_text())
+    doc["audit_dir"] = str(folder / "runs")
+    doc["source"]["env"] = {"ENV1": env}
+    if not network:
+        doc.pop("network")
+    path = folder / f"iam-{'net' if network else 'public'}-{env}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def printed_policy(params_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    capsys.readouterr()
+    assert main(["policy", str(params_path)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("network", [True, False], ids=["network", "public"])
+def test_a_user_holding_exactly_the_printed_policy_runs_up_and_down(
+    enforced, tmp_path: Path, capsys, network: bool
+) -> None:
+    params_path = write_params(tmp_path, network=network)
+    policy = printed_policy(params_path, capsys)
+    audit = str(tmp_path / "audit")
+    with keys(make_operator(enforced, policy)):
+        assert main(["up", str(params_path), "--audit-dir", audit]) == 0, capsys.readouterr().err
+        assert main(["down", str(params_path), "--delete-connection", "--audit-dir", audit]) == 0
+    denied = [
+        r for r in enforced.control.requests() if r["error"] in ("AccessDenied", "AccessDeniedException")
+    ]
+    assert denied == []
+    left = owned(load_params(params_path))
+    assert not any(v for k, v in left.items() if k != "connectors" or network), left
+
+
+def test_without_the_policy_the_first_call_is_refused_naming_action_and_resource(enforced, tmp_path) -> None:
+    params_path = write_params(tmp_path, network=False)
+    unrelated = {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}
+    with keys(make_operator(enforced, {"Version": "2012-10-17", "Statement": [unrelated]})):
+        params = load_params(params_path)
+        with pytest.raises(AccessDenied) as refused:
+            apply(make_clients(params), params)
+    message = str(refused.value)
+    assert "apprunner:ListConnections" in message and "on resource: *" in message, message
+    assert f"user/{USER}" in message
+
+
+# ------------------------------------------------------------------ every statement and action is needed
+
+
+def variants(policy: dict[str, Any]) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
+    """(label, the actions taken away, the policy without them): each statement, then each of its actions."""
+    for statement in policy["Statement"]:
+        sid, actions = statement["Sid"], statement["Action"]
+        rest = [s for s in policy["Statement"] if s["Sid"] != sid]
+        yield f"{sid}", set(actions), {**policy, "Statement": rest}
+        for action in actions if len(actions) > 1 else []:
+            fewer = copy.deepcopy(policy)
+            next(s for s in fewer["Statement"] if s["Sid"] == sid)["Action"].remove(action)
+            yield f"{sid} without {action}", {action}, fewer
+
+
+def drift(sb: Any, params: Any) -> None:
+    """What someone else changed (root keys): every repair `up` and `down` can make becomes necessary."""
+    ar, iam, ec2 = root(sb, "apprunner"), root(sb, "iam"), root(sb, "ec2")
+    (service,) = [s for s in ar.list_services()["ServiceSummaryList"] if s["ServiceName"] == params.name]
+    ar.untag_resource(ResourceArn=service["ServiceArn"], TagKeys=["team"])
+    ar.tag_resource(ResourceArn=service["ServiceArn"], Tags=[{"Key": "stray", "Value": "x"}])
+    ar.pause_service(ServiceArn=service["ServiceArn"])
+    role = params.instance.role_name
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+    iam.untag_role(RoleName=role, TagKeys=["team"])
+    stray = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+    }
+    arn = iam.create_policy(PolicyName="stray", PolicyDocument=json.dumps(stray))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    iam.put_role_policy(RoleName=role, PolicyName="stray", PolicyDocument=json.dumps(stray))
+    tag = {"Name": "tag:runbook:name", "Values": [params.name]}
+    (group,) = ec2.describe_security_groups(Filters=[tag])["SecurityGroups"]
+    ec2.delete_tags(Resources=[group["GroupId"]], Tags=[{"Key": "team"}])
+    ec2.authorize_security_group_ingress(
+        GroupId=group["GroupId"],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    ec2.revoke_security_group_egress(
+        GroupId=group["GroupId"], IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    sb.control.faults(connector_release_lag_s=5)  # the connector stays "in use" a moment after the service
+
+
+def changed(sb: Any, params_path: Path) -> Any:
+    """The params with another env var (UpdateService), two named subnets (a replacement connector) and
+    a tag key fewer (removed from the role and the service: UntagRole, UntagResource)."""
+    default = [{"Name": "default-for-az", "Values": ["true"]}]
+    subnets = sorted(s["SubnetId"] for s in root(sb, "ec2").describe_subnets(Filters=default)["Subnets"])[:2]
+    doc = yaml.safe_load(params_path.read_text())
+    doc["network"]["subnet_ids"], doc["source"]["env"] = subnets, {"ENV1": "changed"}
+    doc["tags"].pop("env")
+    path = params_path.with_name(f"changed-{params_path.name}")
+    path.write_text(yaml.safe_dump(doc))
+    return load_params(path)
+
+
+def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
+    """up (fresh), someone's drift, up of changed params, down — from step ``start`` on."""
+    t, first = SimulatedTime(sb.control), load_params(params_path)
+    steps = [
+        lambda: apply(make_clients(first), first, sleep=t.sleep, clock=t.clock),
+        lambda: drift(sb, first),
+        lambda: apply(make_clients(first), changed(sb, params_path), sleep=t.sleep, clock=t.clock),
+        lambda: teardown(make_clients(first), first, delete_connection=True, sleep=t.sleep, clock=t.clock),
+    ]
+    for index, step in enumerate(steps[start:], start):
+        try:
+            step()
+        except AccessDenied as err:
+            err.step = index  # type: ignore[attr-defined]
+            raise
+
+
+@pytest.mark.slow
+def test_without_any_one_statement_or_action_a_run_is_refused_naming_it(enforced, tmp_path, capsys) -> None:
+    params_path = write_params(tmp_path, network=True)
+    policy = printed_policy(params_path, capsys)
+    with keys(make_operator(enforced, policy)):
+        run_steps(enforced, params_path)  # the full policy does it all
+    not_needed, unnamed = [], []
+    for label, missing, fewer in variants(policy):
+        enforced.control.reset()
+        enforced.control.config(enforce_iam=True, handshake="auto", handshake_seconds=0, op_seconds=0)
+        with keys(make_operator(enforced, fewer)):
+            try:
+                run_steps(enforced, params_path)
+            except AccessDenied as err:
+                if not any(f"perform: {a} on" in str(err) for a in missing):
+                    unnamed.append(f"{label}: {err}")
+                grant(enforced, policy)
+                run_steps(enforced, params_path, start=err.step)  # the full policy finishes what was left
+            else:
+                not_needed.append(label)
+        left = owned(load_params(params_path))
+        assert not any(left.values()), (label, left)
+    assert not_needed == [] and unnamed == [], (not_needed, unnamed)
