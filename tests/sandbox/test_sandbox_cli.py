@@ -190,6 +190,7 @@ def test_auto_handshake_via_start_options(tmp_path: Path) -> None:
         recorded = json.loads((tmp_path / ".runbook" / "sandbox.json").read_text())["options"]
         assert recorded == {
             "handshake": "auto", "handshake_seconds": 0.2, "op_seconds": 2.0, "consistency_delay": 3.0,
+            "enforce_iam": False,
         }  # fmt: skip
     finally:
         assert _sandbox(tmp_path, "stop").returncode == 0
