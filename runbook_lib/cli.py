@@ -136,9 +136,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif event["event"] == "run_end":
             bar.update(task, description=f"{path}: {event['status']}")
 
-    with bar:
+    from runbook_lib import signals
+
+    with signals.handling() as stop, bar:
         results = runner.run_batch(args.params, args.command, _options(args, on_event), jobs=args.jobs)
-    return present_runs(results)
+    status = present_runs(results)
+    return signals.exit_code(stop.signum) if stop.requested else status
 
 
 def present_runs(results: Sequence[Any]) -> int:
@@ -154,14 +157,15 @@ def present_runs(results: Sequence[Any]) -> int:
         if r.status == "invalid":
             err.print(f"[red]{r.params_path}: invalid parameters[/]\n{r.error}")
         elif not r.ok:
-            err.print(f"[red]{r.params_path}: {r.action} failed[/]: {r.error}")
+            verb = "stopped" if r.status == "interrupted" else "failed"
+            err.print(f"[red]{r.params_path}: {r.action} {verb}[/]: {r.error}")
             if r.resume:
                 err.print(f"  to resume: {r.resume}")
     table = Table(title=f"runbook {results[0].action}" if results else "runbook")
     for column in ("environment", "status", "duration", "service URL", "run folder"):
         table.add_column(column)
     for r in results:
-        colour = "green" if r.ok else "red"
+        colour = "green" if r.ok else "yellow" if r.status == "interrupted" else "red"
         table.add_row(
             r.name or r.params_path, f"[{colour}]{r.status}[/]", f"{r.duration_s:.1f}s",
             r.service_url or "", r.run_dir or "",
@@ -191,12 +195,17 @@ def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") ->
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """What would change (the library's plan, no kernel, no mutating call), recorded in the audit trail."""
+    from runbook_lib import signals
     from runbook_lib.runner import plan_run
 
     load_params(args.params)
     if args.sandbox:
         use_sandbox(args.state_dir)
-    found, result = plan_run(args.params, _options(args))
+    with signals.handling(raise_in_main=True) as stop:
+        found, result = plan_run(args.params, _options(args))
+    if stop.requested:
+        _console(stderr=True).print(f"[yellow]plan {result.error}[/]; recorded in {result.run_dir}")
+        return signals.exit_code(stop.signum)
     if found is not None:
         _console().print(_resource_table(found.steps, title=f"plan for {result.name}"))
         changes = "changes pending" if found.has_changes else "no changes"

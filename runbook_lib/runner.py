@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runbook_lib import audit, lock, report
+from runbook_lib import audit, lock, report, signals
 from runbook_lib.errors import ParameterError, Problem, RunbookError
 from runbook_lib.redact import Redactor
 
@@ -98,7 +98,7 @@ class RunResult:
 
     params_path: str
     action: str
-    status: str  # succeeded | failed | invalid
+    status: str  # succeeded | failed | interrupted | invalid
     name: str | None = None
     run_dir: str | None = None
     duration_s: float = 0.0
@@ -109,6 +109,7 @@ class RunResult:
     note: str | None = None
     resources: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    chain_head: str | None = None  # the sha256 of the manifest written: the environment's chain head
 
     @property
     def ok(self) -> bool:
@@ -385,11 +386,12 @@ def execute_notebook(
     start_timeout: float = 60.0,
     on_event: Callable[[Event], None] | None = None,
     km: Any = None,
+    stop: signals.StopState | None = None,
 ) -> Executed:
     """Execute one notebook with papermill; the scrubbed output is written even when it fails.
 
     ``km``: a kernel from ``start_kernel`` to run it on (left running, its clients closed); None
-    starts one as usual.
+    starts one as usual. ``stop``: once it is requested, no further cell starts.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -408,6 +410,10 @@ def execute_notebook(
     def cell_done(cell: Any, cell_index: int, execute_reply: Any = None, **_: Any) -> None:
         emit({"event": "cell", "notebook": name, "cell_index": cell_index})
 
+    def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        if stop is not None and stop.requested:
+            raise StoppedBeforeCell(f"stopped by {signals.signal_name(stop.signum)} before this cell ran")
+
     error: dict[str, Any] | None = None
     try:
         papermill.execute_notebook(
@@ -419,12 +425,13 @@ def execute_notebook(
             start_timeout=int(start_timeout),
             timeout_func=timeout_for,
             on_cell_executed=cell_done,
+            on_cell_start=cell_start,
             shutdown_kernel="immediate",  # every cell has finished and its output is in: no grace needed
             **({"km": km} if km is not None else {}),
         )
     except PapermillExecutionError as err:
         error = {"type": err.ename, "message": redactor.text(err.evalue), "cell_index": err.cell_index}
-    except (CellTimeoutError, DeadKernelError) as err:
+    except (CellTimeoutError, DeadKernelError, StoppedBeforeCell) as err:
         error = _mark_interrupted(io, output_path, target, err, redactor)
     except Exception as err:  # kernel start, I/O: the notebook never ran to an error cell
         error = {"type": type(err).__name__, "message": redactor.text(str(err))}
@@ -442,6 +449,10 @@ def execute_notebook(
     )
     io.release(output_path)
     return executed
+
+
+class StoppedBeforeCell(Exception):
+    """Raised (by the cell-start hook) instead of running a cell once a signal came."""
 
 
 def _mark_interrupted(
@@ -476,106 +487,171 @@ def _mark_interrupted(
 
 
 def run(params_path: str | Path, action: str = "up", options: RunOptions | None = None) -> RunResult:
-    """Run ``up`` or ``down`` for one parameter file; bad params raise ParameterError (no folder)."""
+    """Run ``up`` or ``down`` for one parameter file; bad params raise ParameterError (no folder).
+
+    A signal (``signals``) stops it before the next notebook or cell, interrupts the running one, and
+    ends it ``interrupted``; the record is written and the lock released however it ends.
+    """
     from runbook_lib.params import load_params, redacted_params
 
     opts = options or RunOptions()
     emit = opts.on_event or (lambda event: None)
+    stop = signals.current()
     steps = select_steps(action, opts.only)
     params_path = str(params_path)
     params = load_params(params_path)  # nothing happens before the params pass
     store = audit.Store(opts.audit_dir or params.audit_dir)
     run_name = audit.new_run(store, params.name, action)
     started = time.monotonic()
-    deadline = started + opts.overall_timeout if opts.overall_timeout else None
     extra = dict(opts.parameters)
     redactor = Redactor.from_environment(extra)
     manifest = audit.Manifest(
-        run_id=run_name,
-        action=action,
-        name=params.name,
-        params_path=params_path,
-        params_sha256=audit.sha256_file(params_path),
-        params=redactor.scrub(redacted_params(params)),
-        region=params.region,
-        sandbox=opts.sandbox,
-        git_commit=audit.git_commit(),
+        run_id=run_name, action=action, name=params.name, params_path=params_path,
+        params_sha256=audit.sha256_file(params_path), params=redactor.scrub(redacted_params(params)),
+        region=params.region, sandbox=opts.sandbox, git_commit=audit.git_commit(),
         notebooks=[audit.NotebookRecord(s.notebook) for s in steps],
-    )
+    )  # fmt: skip
     result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
     held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
     kernel = RunKernel(opts.kernel_name, opts.start_timeout, opts.kernel_pool)
-    maybe_unchanged = (
-        action == "up" and not (opts.only or opts.every_step) and _provisioned(store, params.name)
-    )  # the last up succeeded: first check, without a kernel, whether there is anything to do
-    try:
-        if not maybe_unchanged:
-            kernel.start()  # starts while the account is checked
-        clients = _preflight(params, manifest, redactor)
-        if maybe_unchanged and _unchanged(clients, params, manifest):
-            for record in manifest.notebooks:
-                record.status, record.reason = "skipped", NOTHING_TO_DO
-                emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
-                      "status": "skipped"})  # fmt: skip
-            result.note = NOTHING_TO_DO_NOTE
-            steps = ()
-        else:
-            kernel.start()  # (already started unless the trail suggested nothing to do)
-        base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
-        for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
-            file = f"{step.notebook}.ipynb"
-            record.file = file
-            record.started_at = audit.iso(audit.utc_now())
-            emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
-            km = kernel.take()
-            executed = execute_notebook(
-                opts.notebooks_dir / file,
-                store.join(run_name, file),
-                {**base, **_step_parameters(step, opts), **extra},
-                store=store,
-                redactor=redactor,
-                kernel_name=opts.kernel_name,
-                cell_timeout=opts.cell_timeout,
-                deadline=deadline,
-                start_timeout=opts.start_timeout,
-                on_event=opts.on_event,
-                km=km,
-            )
-            record.status, record.duration_s = executed.status, executed.duration_s
-            record.error = executed.error
-            if executed.sha256:
-                manifest.files[file] = executed.sha256
-            _collect(manifest, executed.payloads)
-            emit({"event": "notebook_end", "params_path": params_path, "notebook": step.notebook,
-                  "status": executed.status})  # fmt: skip
-            if executed.error:
-                result.failed_notebook = step.notebook
-                raise _StepFailed(step, executed.error)
-        manifest.status = result.status = "succeeded"
-    except _StepFailed as err:
-        manifest.error = {**err.error, "notebook": err.step.notebook}
-        result.error = f"{err.step.notebook}: {err.error.get('type')}: {err.error.get('message')}"
-        result.resume = _resume_hint(params_path, action, err.step, result.run_dir)
-    except RunbookError as err:
-        manifest.error = redactor.scrub(err.to_dict())
-        result.error = redactor.text(str(err))
-        result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
-    finally:
-        kernel.close(reusable=result.status == "succeeded")
-        for record in manifest.notebooks:
-            if record.status == "pending":
-                record.status = "skipped"
-        manifest.status = "succeeded" if result.status == "succeeded" else "failed"
-        manifest.ended_at = audit.iso(audit.utc_now())
-        manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
-        result.service_url = manifest.service_url
-        result.resources = manifest.resources
-        audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
-        result.manifest = redactor.scrub(manifest.to_dict())
-        held.release()
+    ctx = _RunContext(store, run_name, manifest, result, redactor, held, started, stop)
+
+    worker = threading.current_thread()
+
+    def finish() -> None:
+        if threading.current_thread() is worker:  # (the hard stop killed the kernel already)
+            kernel.close(reusable=result.status == "succeeded" and not stop.requested)
+        _finish(ctx)
         emit({"event": "run_end", "params_path": params_path, "status": result.status})
+
+    with stop.finishing(finish) as finisher:
+        try:
+            _execute_steps(ctx, params, steps, kernel, opts, extra)
+            manifest.status = result.status = "succeeded"
+        except signals.Interrupted as err:
+            ctx.signum = err.signum
+        except _StepFailed as err:
+            manifest.error = {**err.error, "notebook": err.step.notebook}
+            result.error = f"{err.step.notebook}: {err.error.get('type')}: {err.error.get('message')}"
+            result.resume = _resume_hint(params_path, action, err.step, result.run_dir)
+        except RunbookError as err:
+            manifest.error = redactor.scrub(err.to_dict())
+            result.error = redactor.text(str(err))
+            result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
+        finally:
+            finisher()
     return result
+
+
+@dataclass
+class _RunContext:
+    """What a run's steps and its finishing share."""
+
+    store: audit.Store
+    run_name: str
+    manifest: audit.Manifest
+    result: RunResult
+    redactor: Redactor
+    held: Any
+    started: float
+    stop: signals.StopState
+    step: str | None = None  # the notebook running (or about to)
+    signum: int | None = None
+
+
+def _execute_steps(
+    ctx: _RunContext, params: Any, steps: tuple[Step, ...], kernel: RunKernel, opts: RunOptions,
+    extra: dict[str, Any],
+) -> None:  # fmt: skip
+    """The account check, the no-op check, then each notebook in the run's kernel; stops on a signal."""
+    emit = opts.on_event or (lambda event: None)
+    manifest, stop, params_path = ctx.manifest, ctx.stop, ctx.result.params_path
+    deadline = ctx.started + opts.overall_timeout if opts.overall_timeout else None
+    maybe_unchanged = ctx.result.action == "up" and not (opts.only or opts.every_step) and _provisioned(
+        ctx.store, params.name
+    )  # the last up succeeded: first check, without a kernel, whether there is anything to do
+    if not maybe_unchanged:
+        kernel.start()  # starts while the account is checked
+    ctx.step = PREFLIGHT.notebook
+    clients = _preflight(params, manifest, ctx.redactor)
+    stop.check()
+    if maybe_unchanged and _unchanged(clients, params, manifest):
+        for record in manifest.notebooks:
+            record.status, record.reason = "skipped", NOTHING_TO_DO
+            emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
+                  "status": "skipped"})  # fmt: skip
+        ctx.result.note = NOTHING_TO_DO_NOTE
+        return
+    kernel.start()  # (already started unless the trail suggested nothing to do)
+    base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
+    for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
+        stop.check()
+        ctx.step = step.notebook
+        file = record.file = f"{step.notebook}.ipynb"
+        record.started_at = audit.iso(audit.utc_now())
+        emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
+        km = kernel.take()
+        stop.check()
+        with stop.watching(km):
+            executed = execute_notebook(
+                opts.notebooks_dir / file, ctx.store.join(ctx.run_name, file),
+                {**base, **_step_parameters(step, opts), **extra}, store=ctx.store, redactor=ctx.redactor,
+                kernel_name=opts.kernel_name, cell_timeout=opts.cell_timeout, deadline=deadline,
+                start_timeout=opts.start_timeout, on_event=opts.on_event, km=km, stop=stop,
+            )  # fmt: skip
+        record.status, record.duration_s = executed.status, executed.duration_s
+        record.error = executed.error
+        if executed.sha256:
+            manifest.files[file] = executed.sha256
+        _collect(manifest, executed.payloads)
+        emit({"event": "notebook_end", "params_path": params_path, "notebook": step.notebook,
+              "status": executed.status})  # fmt: skip
+        if executed.error and stop.requested:
+            record.status = "interrupted"
+        stop.check()
+        if executed.error:
+            ctx.result.failed_notebook = step.notebook
+            raise _StepFailed(step, executed.error)
+
+
+def _finish(ctx: _RunContext) -> None:
+    """The end of every run, however it ended: statuses, the manifest (and chain head), the lock."""
+    manifest, result = ctx.manifest, ctx.result
+    if result.status != "succeeded" and (ctx.signum or ctx.stop.requested):
+        _mark_run_interrupted(ctx)
+    stopped = result.status == "interrupted"
+    for record in manifest.notebooks:
+        if record.status == "pending":
+            record.status = "interrupted" if record.started_at and stopped else "skipped"
+    manifest.status = result.status
+    manifest.ended_at = audit.iso(audit.utc_now())
+    manifest.duration_s = result.duration_s = round(time.monotonic() - ctx.started, 3)
+    result.service_url = manifest.service_url
+    result.resources = manifest.resources
+    try:
+        result.chain_head = audit.write_manifest(
+            ctx.store, ctx.run_name, manifest, scrub=ctx.redactor.scrub
+        )
+        result.manifest = ctx.redactor.scrub(manifest.to_dict())
+    finally:
+        ctx.held.release()
+
+
+def _mark_run_interrupted(ctx: _RunContext) -> None:
+    signum = ctx.signum or ctx.stop.signum
+    name = signals.signal_name(signum)
+    where = ctx.step or ctx.result.action
+    result = ctx.result
+    result.status = "interrupted"
+    result.failed_notebook = ctx.step
+    result.error = f"interrupted by {name} in {where}"
+    result.resume = f"runbook {result.action} {result.params_path}  (finished steps are left alone)"
+    ctx.manifest.error = {
+        "type": "Interrupted", "signal": name, "notebook": ctx.step,
+        "message": f"stopped by {name} in {where}",
+        "cell_error": next((n.error for n in ctx.manifest.notebooks if n.notebook == ctx.step), None),
+    }  # fmt: skip
 
 
 def lock_dir(store: audit.Store) -> str:
@@ -745,24 +821,24 @@ def plan_run(params_path: str | Path, options: RunOptions | None = None) -> tupl
     result = RunResult(params_path, "plan", "failed", name=params.name, run_dir=store.join(run_name))
     found = None
     held = _lock(store, params, run_name, "plan")
-    try:
-        clients = make_clients(params)
-        redactor.add_values(_session_credentials(clients))
-        manifest.identity = caller(clients, params)
-        manifest.endpoint = manifest.identity.get("Endpoint")
-        found = make_plan(clients, params, only=opts.only)
-        manifest.plan = [report.plain(r) for r in found.steps]
-        manifest.status = result.status = "succeeded"
-    except RunbookError as err:
-        manifest.error = redactor.scrub(err.to_dict())
-        result.error = redactor.text(str(err))
-        manifest.status = "failed"
-    finally:
-        manifest.ended_at = audit.iso(audit.utc_now())
-        manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
-        audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
-        result.manifest = redactor.scrub(manifest.to_dict())
-        held.release()
+    ctx = _RunContext(store, run_name, manifest, result, redactor, held, started, signals.current())
+    with ctx.stop.finishing(lambda: _finish(ctx)) as finisher:
+        try:
+            clients = make_clients(params)
+            redactor.add_values(_session_credentials(clients))
+            manifest.identity = caller(clients, params)
+            manifest.endpoint = manifest.identity.get("Endpoint")
+            found = make_plan(clients, params, only=opts.only)
+            manifest.plan = [report.plain(r) for r in found.steps]
+            manifest.status = result.status = "succeeded"
+        except signals.Interrupted as err:
+            ctx.signum, found = err.signum, None
+        except RunbookError as err:
+            manifest.error = redactor.scrub(err.to_dict())
+            result.error = redactor.text(str(err))
+        finally:
+            ctx.stop.raise_in_main = False  # a signal now must not cut the record short
+            finisher()
     return found, result
 
 
@@ -772,7 +848,12 @@ def run_batch(
     """Run several parameter files, at most ``jobs`` at once; a bad file is reported, not fatal."""
     opts = replace(options or RunOptions(), kernel_pool=KernelPool())
 
+    stop = signals.current()
+
     def one(path: str | Path) -> RunResult:
+        if stop.requested:  # a signal came before this environment's turn: it does not start
+            why = f"not started: interrupted by {signals.signal_name(stop.signum)}"
+            return RunResult(str(path), action, "interrupted", error=why)
         try:
             return run(path, action, opts)
         except ParameterError as err:
