@@ -235,16 +235,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Recompute the hashes of a run folder and its chain of manifests."""
-    from runbook_lib import audit
+    """Recompute the hashes of a run folder and its chain, or of every run and chain of an audit dir."""
+    from runbook_lib import audit, chain
 
-    problems = audit.verify(args.run_dir)
-    if problems:
-        err = _console(stderr=True)
-        for problem in problems:
-            err.print(f"[red]ALTERED[/] {problem}")
+    whole = chain.is_audit_dir(args.path)
+    problems = chain.verify_audit_dir(args.path) if whole else audit.verify(args.path)
+    err = _console(stderr=True)
+    for problem in problems:
+        colour = "red" if problem.fails else "yellow"
+        err.print(f"[{colour}]{problem.kind.upper()}[/] {problem}")
+    if any(p.fails for p in problems):
         return 1
-    _console().print(f"[green]OK[/] {args.run_dir}: every file matches its manifest; the chain is intact")
+    what = "every run and every chain from its head" if whole else "its files and the chain before it"
+    _console().print(f"[green]OK[/] {args.path}: {what} is intact")
     return 0
 
 
@@ -338,8 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cmd = sub.add_parser("audit", help="check the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
-    verify = audit_sub.add_parser("verify", help="recompute hashes; exit 1 naming anything altered")
-    verify.add_argument("run_dir", metavar="RUN_DIR")
+    verify = audit_sub.add_parser(
+        "verify", help="recompute hashes; exit 1 naming anything altered, missing, added or forked",
+        description="PATH is a run folder (that run and the chain before it) or an audit dir (every run, "
+        "and every environment's chain from its head: a deleted newest run or a fork is reported).",
+    )  # fmt: skip
+    verify.add_argument("path", metavar="PATH", help="a run folder or an audit dir (local or s3://…)")
     verify.set_defaults(func=cmd_verify)
 
     sandbox_cli.register(sub)

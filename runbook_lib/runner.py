@@ -655,11 +655,11 @@ def _mark_run_interrupted(ctx: _RunContext) -> None:
 
 
 def lock_dir(store: audit.Store) -> str:
-    """Where the environments' locks live: RUNBOOK_LOCK_DIR, else a local audit dir, else .runbook/locks."""
-    return os.environ.get("RUNBOOK_LOCK_DIR") or (".runbook/locks" if audit.is_s3(store.root) else store.root)
+    """Where the environments' locks live: with the audit dir (local or S3), unless RUNBOOK_LOCK_DIR says."""
+    return os.environ.get("RUNBOOK_LOCK_DIR") or store.root
 
 
-def _lock(store: audit.Store, params: Any, run_name: str, action: str) -> lock.EnvLock:
+def _lock(store: audit.Store, params: Any, run_name: str, action: str) -> lock.EnvLock | lock.S3Lock:
     """One run per environment at a time; a refused run leaves no (empty) run folder behind."""
     try:
         return lock.acquire(lock_dir(store), name=params.name, run_id=run_name, action=action)
@@ -700,9 +700,12 @@ NOTHING_TO_DO = (
 
 
 def _provisioned(store: audit.Store, name: str) -> bool:
-    """Whether the audit trail's last ``up``/``down`` of this environment is a successful ``up``."""
-    runs = [r for r in audit.history_records(store.root, name) if r["action"] in ("up", "down")]
-    return bool(runs) and runs[-1]["action"] == "up" and runs[-1]["status"] == "succeeded"
+    """Whether the last ``up``/``down`` of this environment is a successful ``up`` (from the chain head)."""
+    from runbook_lib import chain
+
+    head, _ = chain.read_head(store.root, name)
+    last = head.last_apply if head else {}
+    return last.get("action") == "up" and last.get("status") == "succeeded"
 
 
 def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:
