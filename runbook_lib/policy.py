@@ -134,7 +134,7 @@ def build_operator_policy(params: Params, *, audit_bucket: str | None = None) ->
         statements.append(
             _statement(
                 "AuditTrailBucket",
-                ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
+                ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket"],  # Delete: locks
                 [f"arn:{PARTITION}:s3:::{bucket}", f"arn:{PARTITION}:s3:::{bucket}/*"],
             )
         )
