@@ -331,7 +331,10 @@ def history(audit_dir: str = "runs", name: str | None = None) -> Any:
     """The run history as a pandas DataFrame, one row per run."""
     import pandas as pd
 
-    return pd.DataFrame(history_records(audit_dir, name), columns=list(HISTORY_COLUMNS))
+    table = pd.DataFrame(history_records(audit_dir, name), columns=list(HISTORY_COLUMNS))
+    text = [c for c in HISTORY_COLUMNS if c not in ("duration_s", "changes")]
+    table[text] = table[text].astype(object).where(table[text].notna(), "")  # no URL (a plan): blank
+    return table
 
 
 # ----------------------------------------------------------------------------------- verification

@@ -57,7 +57,7 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
     from runbook_lib.sandbox import cli as sandbox_cli
 
     args = build_parser().parse_args(["sandbox", "start", "--state-dir", state_dir])
-    with _redirect_stdout_to_stderr():  # `start` returns at once when it already runs
+    with _stdout_silenced():  # `start` prints its URL (said below, once); it returns at once when running
         if args.func(args) != 0:
             raise RunbookError(f"could not start the sandbox; see {state_dir}/sandbox.log")
     state = sandbox_cli.read_state(state_dir)
@@ -70,9 +70,11 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
     return str(state["url"])
 
 
-class _redirect_stdout_to_stderr:
+class _stdout_silenced:
     def __enter__(self) -> None:
-        self._saved, sys.stdout = sys.stdout, sys.stderr
+        import io
+
+        self._saved, sys.stdout = sys.stdout, io.StringIO()
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout = self._saved
@@ -145,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def present_runs(results: Sequence[Any]) -> int:
-    """Print what each run did, the failures with how to resume, and one summary table."""
+    """Print what each run did, the failures with how to resume, one summary table, the chain heads."""
     from rich.table import Table
 
     out, err = _console(), _console(stderr=True)
@@ -162,21 +164,42 @@ def present_runs(results: Sequence[Any]) -> int:
             if r.resume:
                 err.print(f"  to resume: {r.resume}")
     table = Table(title=f"runbook {results[0].action}" if results else "runbook")
-    for column in ("environment", "status", "duration", "service URL", "run folder"):
-        table.add_column(column)
+    url_column = not results or results[0].action != "down"  # down: the URL of what it deleted is noise
+    columns = ("environment", "status", "duration", *(["service URL"] if url_column else []), "run folder")
+    for column in columns:
+        table.add_column(column, overflow="fold")
     for r in results:
         colour = "green" if r.ok else "yellow" if r.status == "interrupted" else "red"
-        table.add_row(
-            r.name or r.params_path, f"[{colour}]{r.status}[/]", f"{r.duration_s:.1f}s",
-            r.service_url or "", r.run_dir or "",
-        )  # fmt: skip
+        cells = [r.name or r.params_path, f"[{colour}]{r.status}[/]", f"{r.duration_s:.1f}s"]
+        table.add_row(*cells, *([r.service_url or ""] if url_column else []), r.run_dir or "")
     out.print(table)
     if len(results) == 1 and results[0].run_dir:
-        out.print(f"service URL: {results[0].service_url or '-'}\nrun folder:  {results[0].run_dir}")
-        checked = ((results[0].manifest or {}).get("verify") or {}).get("http_url")
-        if checked and "/_sandbox/" in checked:
-            out.print(f"the app answers at: {checked} (the sandbox's stand-in; the URL above is emulated)")
+        _one_run_summary(out, results[0])
+    for r in results:
+        if r.chain_head:
+            out.print(f"chain head of {r.name}: {r.chain_head}")
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def _one_run_summary(out: Any, r: Any) -> None:
+    """Below the table: what the service answered (up), or what was deleted and kept (down)."""
+    from runbook_lib.report import verify_card
+
+    if r.action == "down":
+        deleted = [f"{x['resource']} {x['name']}" for x in r.resources if x.get("action") == "DELETED"]
+        out.print(f"deleted: {', '.join(deleted) or 'nothing (nothing owned was left)'}")
+        if not any(x.get("resource") == "connection" for x in r.resources):
+            name = ((r.manifest or {}).get("params") or {}).get("connection", {}).get("name", "?")
+            out.print(f"kept:    connection {name} (shared by the account; --delete-connection deletes it)")
+    else:
+        out.print(f"service URL: {r.service_url or '-'}")
+        answer = (r.manifest or {}).get("verify") or {}
+        if answer.get("http_url"):
+            for label, value in verify_card(answer).items():
+                out.print(f"  {label + ':':<18} {value}")
+            if "/_sandbox/" in str(answer["http_url"]):
+                out.print("  (the sandbox's stand-in app; the service URL above is emulated)")
+    out.print(f"run folder:  {r.run_dir}")
 
 
 def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") -> Any:
@@ -186,8 +209,9 @@ def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") ->
 
     table = Table(title=title)
     shown = result_rows(rows)
-    for column in ("resource", "name", "action", "changed fields", "arn"):
+    for column in ("resource", "name", "action", "changed fields"):
         table.add_column(column, overflow="fold")
+    table.add_column("arn (whole in the manifest)", no_wrap=True, overflow="ellipsis")
     for row in shown:
         table.add_row(*(str(row[c]) for c in ("resource", "name", "action", "changed fields", "arn")))
     return table

@@ -783,7 +783,7 @@ def _collect(manifest: audit.Manifest, payloads: Sequence[Mapping[str, Any]]) ->
         elif kind == "verify":
             for item in data or []:
                 extra = item.get("extra") or {}
-                manifest.verify = {k: extra.get(k) for k in ("http_url", "status_code", "ok")}
+                manifest.verify = {k: extra.get(k) for k in report.VERIFY_FIELDS}
         elif kind == "identity" and not manifest.identity:
             manifest.identity = dict(data or {})
     for item in manifest.resources:

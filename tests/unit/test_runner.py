@@ -186,10 +186,13 @@ def test_collect_keeps_the_last_word_per_resource() -> None:
             {
                 "kind": "verify",
                 "step": "service",
-                "data": [{"extra": {"ok": True, "http_url": "http://x/", "status_code": 200}}],
+                "data": [{"extra": {"ok": True, "http_url": "http://x/", "status_code": 200,
+                                    "latency_ms": 3.0, "first_line": "ok"}}],  # fmt: skip
             },
         ],
     )
     assert [r["action"] for r in manifest.resources] == ["CREATED"]
     assert manifest.plan[0]["action"] == "CREATE" and manifest.service_url == "https://abc.example"
-    assert manifest.verify == {"http_url": "http://x/", "status_code": 200, "ok": True}
+    assert manifest.verify == {
+        "http_url": "http://x/", "status_code": 200, "latency_ms": 3.0, "first_line": "ok", "ok": True
+    }  # fmt: skip
