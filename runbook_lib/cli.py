@@ -234,6 +234,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _console().print(_resource_table(found.steps, title=f"plan for {result.name}"))
         changes = "changes pending" if found.has_changes else "no changes"
         _console().print(f"{changes}; recorded in {result.run_dir}")
+        _console().print(f"chain head of {result.name}: {result.chain_head}")
     if not result.ok:
         _console(stderr=True).print(f"[red]plan failed[/]: {result.error}")
         return 1
@@ -332,11 +333,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from runbook_lib import __version__
     from runbook_lib.sandbox import cli as sandbox_cli
 
     parser = argparse.ArgumentParser(
         prog="runbook", description="Provision AWS App Runner services from source, step by step."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = sub.add_parser("validate", help="check parameter files only (exit 2 listing every problem)")
     validate.add_argument("params", nargs="+", metavar="PARAMS")

@@ -47,7 +47,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "--handshake",
             choices=("auto", "manual"),
             default="auto",
-            help="auto: new connections become AVAILABLE after a few seconds, as if a person clicked",
+            help="what completes a new connection's handshake. auto (the default): it becomes AVAILABLE by "
+            "itself after --handshake-seconds, as if a person clicked in the console. manual: it stays "
+            "PENDING_HANDSHAKE until `runbook sandbox handshake NAME` (or the notebook widget's sandbox "
+            "button) completes it, as on AWS [auto]",
         )
         p.add_argument("--handshake-seconds", type=float, default=3.0, help="delay of the auto handshake [3]")
         p.add_argument("--op-seconds", type=float, default=2.0, help="how long service operations take [2]")
