@@ -2,7 +2,7 @@
 
 Success of a create or update is decided by its operation (ListOperations), not by the service status:
 a rolled-back update leaves the service RUNNING but is reported as a WaitFailed naming the operation
-(APPRUNNER_BEHAVIOR.md L3, pitfall 7). UpdateService always carries the full source configuration (L7);
+(docs/apprunner-behavior.md L3, pitfall 7). UpdateService always carries the full source configuration (L7);
 tags are reconciled with Tag/UntagResource (L8); a fresh instance role is retried (L9).
 """
 
