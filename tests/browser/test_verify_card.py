@@ -43,6 +43,7 @@ def test_service_notebook_shows_the_verify_card(jupyterlab: dict, browser_page) 
     card = page.locator(".jp-OutputArea-output table", has_text="HTTP status")
     card.first.wait_for(timeout=120_000)
     text = " ".join(card.first.inner_text().split())
+    card.first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "verify-card.png"), full_page=True)
     assert "URL" in text and "/_sandbox/services/" in text, text
     assert re.search(r"HTTP status 200\b", text), text

@@ -74,6 +74,7 @@ def test_history_one_row_per_run_with_filter(tmp_path: Path) -> None:
         {"name": "b", "action": "down", "status": "failed", "changes": 1},
     ]
     assert list(audit.history(str(tmp_path), name="b")["name"]) == ["b"]
+    assert not table[["account", "service_url", "caller"]].isna().any().any()  # blank, never NaN
     assert audit.history(str(tmp_path / "nothing")).empty
 
 
