@@ -329,9 +329,14 @@ class RunKernel:
                     start_kernel, self.kernel_name, timeout=self.start_timeout
                 )
 
-    def take(self) -> Any:
-        """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one."""
+    def take(self, stop: signals.StopState | None = None) -> Any:
+        """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one.
+
+        While the kernel starts, a signal (``stop``) ends the wait: Interrupted.
+        """
         if self._future is not None:
+            while stop is not None and not self._future.done():
+                stop.sleep(0.05)
             future, self._future = self._future, None
             try:
                 self._km = future.result()
@@ -344,10 +349,18 @@ class RunKernel:
         self._used = self._km is not None
         return self._km
 
-    def close(self, reusable: bool = False) -> None:
-        """Stop the kernel, or give it back to the pool when the run went well (``reusable``)."""
+    def close(self, reusable: bool = False, *, wait: bool = True) -> None:
+        """Stop the kernel, or give it back to the pool when the run went well (``reusable``).
+
+        ``wait=False`` (a signal): a kernel still starting is stopped once it has started, in the
+        background; the run does not wait for it (nor does it outlive the runner: ``runbook_lib.kernel``).
+        """
         if self._future is not None:
             future, self._future = self._future, None
+            if not wait and not future.done():
+                future.add_done_callback(lambda done: done.exception() or stop_kernel(done.result()))
+                self._starter.shutdown(wait=False)
+                return
             with contextlib.suppress(Exception):
                 self._km = future.result()
         if self._km is not None:
@@ -521,7 +534,8 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
 
     def finish() -> None:
         if threading.current_thread() is worker:  # (the hard stop killed the kernel already)
-            kernel.close(reusable=result.status == "succeeded" and not stop.requested)
+            stopped = stop.requested
+            kernel.close(reusable=result.status == "succeeded" and not stopped, wait=not stopped)
         _finish(ctx)
         emit({"event": "run_end", "params_path": params_path, "status": result.status})
 
@@ -591,8 +605,7 @@ def _execute_steps(
         file = record.file = f"{step.notebook}.ipynb"
         record.started_at = audit.iso(audit.utc_now())
         emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
-        km = kernel.take()
-        stop.check()
+        km = kernel.take(stop)
         with stop.watching(km):
             executed = execute_notebook(
                 opts.notebooks_dir / file, ctx.store.join(ctx.run_name, file),

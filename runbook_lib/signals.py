@@ -3,9 +3,10 @@
 The command line installs the handlers (``handling()``) around ``up``, ``down`` and ``plan``; the runs
 execute in worker threads and the notebooks in kernels, which a signal to the ``runbook`` process does
 not reach. So the first signal sets a flag that the runner checks before every notebook and every cell,
-and interrupts the kernels of the notebooks running (and keeps interrupting them every
-``REINTERRUPT_S`` until their notebook ends: an idle kernel ignores an interrupt, a new cell must not
-start). A kernel's waits (``time.sleep`` between polls) and AWS calls stop at once on the interrupt.
+and interrupts the kernels of the notebooks running. A kernel whose notebook still runs ``REINTERRUPT_S``
+later is interrupted again (an interrupt that reached it between two cells is ignored); not sooner, since
+an interrupt landing while the kernel reports the first one could lose its reply. A kernel's waits
+(``time.sleep`` or ``asyncio.sleep`` between polls) and AWS calls stop at once on the interrupt.
 
 A second signal stops harder: the kernels are killed, and whatever run has not finished within
 ``GRACE_S`` is finished here (its manifest written as ``interrupted``, its lock released) before the
@@ -25,7 +26,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-REINTERRUPT_S = 0.2
+REINTERRUPT_S = 1.5
 GRACE_S = 1.0
 
 

@@ -168,3 +168,39 @@ def test_sigint_in_a_batch_stops_every_environment(rel, tmp_path: Path) -> None:
     for name in names:
         rel.control.handshake(name)
     assert main(["up", *map(str, paths), "--jobs", "2"]) == 0
+
+
+def test_sigint_two_seconds_into_a_fresh_run(rel, tmp_path: Path) -> None:
+    """The case first reported: Ctrl-C while the run starts (its kernel starting, the account checked)."""
+    params_path = write_params(tmp_path, "sig-early")
+    proc = _start(["up", str(params_path)], tmp_path)
+    time.sleep(2.0)
+    assert proc.poll() is None, (tmp_path / "out.log").read_text()
+    sent, elapsed = _signal(proc, signal.SIGINT)
+    assert proc.returncode == 130, (tmp_path / "out.log").read_text()
+    assert elapsed < BOUND_S, f"{elapsed:.2f}s"
+    late = [r for r in rel.control.requests() if r["mutating"] and r["time"] > sent]
+    assert not late, late
+    assert not list((tmp_path / "runs").glob(".lock-*"))
+    manifest = json.loads((runs(tmp_path)[-1] / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted", manifest["notebooks"]
+    assert main(["up", str(params_path)]) == 0
+
+
+def test_sigint_during_plan(rel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`plan` runs in the main thread: the signal interrupts it there; the record and the lock follow."""
+    import runbook_lib.plan
+
+    def slow_plan(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+
+    params_path = write_params(tmp_path, "sig-plan")
+    monkeypatch.setattr(runbook_lib.plan, "plan", slow_plan)
+    started = time.monotonic()
+    assert main(["plan", str(params_path)]) == 130
+    assert time.monotonic() - started < 10
+    assert not list((tmp_path / "runs").glob(".lock-*"))
+    manifest = json.loads((runs(tmp_path)[-1] / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["error"]["signal"] == "SIGINT"
+    assert "interrupted by SIGINT" in capsys.readouterr().err
