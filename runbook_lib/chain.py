@@ -86,6 +86,18 @@ def advance(root: str, head: Head, version: str | None, *, first: bool) -> None:
     os.replace(tmp, path)
 
 
+def head_names(root: str) -> list[str]:
+    """The environments that have a chain head in an audit dir."""
+    root = root.rstrip("/")
+    if s3io.is_url(root):
+        bucket, key = s3io.split(f"{root}/{PREFIX}")
+        listed = s3io.client().list_objects_v2(Bucket=bucket, Prefix=key)
+        files = [o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])]
+    else:
+        files = [p.name for p in Path(root).glob(f"{PREFIX}*.json")]
+    return sorted(f[len(PREFIX) : -len(".json")] for f in files if f.endswith(".json"))
+
+
 def is_audit_dir(path: str) -> bool:
     """True for an audit dir (run folders below it), False for one run folder (a manifest or notebooks)."""
     from runbook_lib.audit import MANIFEST, Store
@@ -98,7 +110,7 @@ def is_audit_dir(path: str) -> bool:
         return MANIFEST not in files and not any(f.endswith(".ipynb") for f in files)
     folder = Path(root)
     run_files = (folder / MANIFEST).exists() or any(folder.glob("*.ipynb"))
-    return not run_files and bool(Store(root).list_runs())
+    return not run_files and bool(Store(root).list_runs() or head_names(root))
 
 
 def verify_audit_dir(root: str) -> list[Any]:
@@ -117,7 +129,8 @@ def verify_audit_dir(root: str) -> list[Any]:
         found[run] = (data, sha256_text(text))
         problems.extend(verify_files(store, run, data))
     by_sha = {sha: run for run, (_, sha) in found.items()}
-    for name in sorted({data.get("name", "?") for data, _ in found.values()}):
+    named = {safe_name(data.get("name", "?")): data.get("name", "?") for data, _ in found.values()}
+    for name in sorted(set(named.values()) | {named.get(n, n) for n in head_names(root)}):
         runs = {run for run, (data, _) in found.items() if data.get("name") == name}
         problems.extend(_verify_chain(store, name, runs, found, by_sha))
     return problems

@@ -170,7 +170,8 @@ def acquire(directory: str | Path, *, name: str, run_id: str, action: str) -> En
 def _create(path: Path, text: str) -> bool:
     """Atomically create ``path`` with ``text``; False if it exists."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)  # readable by its owner only, like the run files
     try:
         os.link(tmp, path)
         return True

@@ -423,10 +423,6 @@ def execute_notebook(
     def cell_done(cell: Any, cell_index: int, execute_reply: Any = None, **_: Any) -> None:
         emit({"event": "cell", "notebook": name, "cell_index": cell_index})
 
-    def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
-        if stop is not None and stop.requested:
-            raise StoppedBeforeCell(f"stopped by {signals.signal_name(stop.signum)} before this cell ran")
-
     error: dict[str, Any] | None = None
     try:
         papermill.execute_notebook(
@@ -438,7 +434,7 @@ def execute_notebook(
             start_timeout=int(start_timeout),
             timeout_func=timeout_for,
             on_cell_executed=cell_done,
-            on_cell_start=cell_start,
+            on_cell_start=_refuse_cells_once(stop),
             shutdown_kernel="immediate",  # every cell has finished and its output is in: no grace needed
             **({"km": km} if km is not None else {}),
         )
@@ -466,6 +462,18 @@ def execute_notebook(
 
 class StoppedBeforeCell(Exception):
     """Raised (by the cell-start hook) instead of running a cell once a signal came."""
+
+
+def _refuse_cells_once(stop: signals.StopState | None) -> Callable[..., None] | None:
+    """nbclient's cell-start hook: once a signal came, the next cell does not start."""
+    if stop is None:
+        return None
+
+    def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        if stop.requested:
+            raise StoppedBeforeCell(f"stopped by {signals.signal_name(stop.signum)} before this cell ran")
+
+    return cell_start
 
 
 def _mark_interrupted(

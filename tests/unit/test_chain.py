@@ -114,3 +114,13 @@ def test_two_processes_appending_at_once_make_one_chain(tmp_path: Path) -> None:
     problems = chain.verify_audit_dir(str(tmp_path))
     assert problems == [], problems
     assert chain.read_head(str(tmp_path), "env")[0].runs == 12
+
+
+def test_the_only_run_of_an_environment_deleted_is_reported(tmp_path: Path, capsys) -> None:
+    _run(tmp_path, "other")
+    only = _run(tmp_path, "env")
+    for file in only.iterdir():
+        file.unlink()
+    only.rmdir()
+    assert main(["audit", "verify", str(tmp_path)]) == 1
+    assert only.name in " ".join(capsys.readouterr().err.split())
