@@ -96,6 +96,19 @@ def test_cell_timeout_interrupts_and_still_writes(tmp_path: Path) -> None:
     assert any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", []))
 
 
+def test_after_a_signal_no_further_cell_starts_and_the_notebook_is_written(tmp_path: Path) -> None:
+    from runbook_lib import signals
+
+    stop = signals.StopState()
+    source = _notebook(tmp_path / "stop.ipynb", "first = 1", "second = 2")
+    stop.request(2)  # SIGINT came: no cell starts from now on
+    done, out = _execute(tmp_path, source, stop=stop)
+    assert done.status == "failed" and done.error["type"] == "StoppedBeforeCell", done.error
+    nb = nbformat.read(out, as_version=4)
+    assert any(o.get("ename") == "StoppedBeforeCell" for c in nb.cells for o in c.get("outputs", []))
+    assert runner._refuse_cells_once(None) is None
+
+
 def _printed(out: Path) -> list[str]:
     nb = nbformat.read(out, as_version=4)
     return [o["text"].strip() for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
