@@ -2,8 +2,9 @@
 
 A run folder is ``<audit_dir>/<UTC time>_<name>_<action>/`` holding the executed notebooks and
 ``manifest.json``. The manifest lists the sha256 of every other file of the folder and of the previous
-manifest written to the same audit dir, so ``verify`` finds any altered file and any manifest missing
-from the chain. ``audit_dir`` is a local folder or ``s3://bucket/prefix`` (papermill's S3 I/O).
+manifest of the same environment (whose chain head ``chain.py`` keeps), so ``verify`` finds any altered
+file and any manifest missing from the chain. ``audit_dir`` is a local folder (files 0600, folders
+0700) or ``s3://bucket/prefix`` (objects written with SSE-S3 through ``s3io``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ from datetime import datetime
 from typing import Any
 
 SSE = "AES256"
-_CLIENTS: dict[str | None, Any] = {}
+_CLIENTS: dict[str, Any] = {}
+_CLIENT_ENV = (
+    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_DEFAULT_REGION"
+)  # fmt: skip
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -46,16 +49,16 @@ def split(url: str) -> tuple[str, str]:
 
 
 def client() -> Any:
-    """The S3 client for the current endpoint (``AWS_ENDPOINT_URL`` may change between tests)."""
+    """The S3 client for the current endpoint and credentials (the environment may change, as in tests)."""
     import os
 
     from runbook_lib.clients import make_clients
 
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    key = "|".join(os.environ.get(n, "") for n in _CLIENT_ENV)  # a new client when any of them changes
     with _CLIENTS_LOCK:
-        if endpoint not in _CLIENTS:
-            _CLIENTS[endpoint] = make_clients(region=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1").s3
-        return _CLIENTS[endpoint]
+        if key not in _CLIENTS:
+            _CLIENTS[key] = make_clients(region=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1").s3
+        return _CLIENTS[key]
 
 
 def _code(err: Exception) -> str:
