@@ -70,7 +70,9 @@ def test_s3_lock_seen_from_another_working_directory_and_released_on_a_signal(
     for key in _keys(s3):
         assert s3.head_object(Bucket="audit", Key=key).get("ServerSideEncryption") == "AES256", key
     capsys.readouterr()
-    assert main(["audit", "verify", AUDIT]) == 0
+    assert main(["audit", "verify", AUDIT]) == 0, (capsys.readouterr().err, [
+        (k, s3.get_object(Bucket="audit", Key=k)["Body"].read()[:3000]) for k in _keys(s3) if "manifest" in k
+    ])
     newest = max(k.split("/")[1] for k in _keys(s3) if k.count("/") == 2)
     for key in _keys(s3, f"runs/{newest}/"):
         s3.delete_object(Bucket="audit", Key=key)
