@@ -645,6 +645,9 @@ def _finish(ctx: _RunContext) -> None:
     for record in manifest.notebooks:
         if record.status == "pending":
             record.status = "interrupted" if record.started_at and stopped else "skipped"
+        if record.file and record.file not in manifest.files:  # cut short before its digest was taken
+            with contextlib.suppress(Exception):
+                manifest.files[record.file] = ctx.store.digest(ctx.store.join(ctx.run_name, record.file))
     manifest.status = result.status
     manifest.ended_at = audit.iso(audit.utc_now())
     manifest.duration_s = result.duration_s = round(time.monotonic() - ctx.started, 3)
