@@ -88,7 +88,8 @@ try:
     held = lock.acquire("s3://audit/runs", name="race", run_id=sys.argv[2], action="up")
 except lock.EnvironmentLocked:
     sys.exit(3)
-print(held.info.run_id)
+print(held.info.run_id, flush=True)
+time.sleep(60)  # hold it (alive: a lock of a dead process on this host would be stale) until killed
 """
 
 
@@ -101,8 +102,14 @@ def test_s3_lock_one_winner_of_a_race_and_a_stale_lock_taken_over(rel, s3, tmp_p
         )  # fmt: skip
         for i in range(4)
     ]
-    codes = [p.wait(60) for p in procs]
-    assert sorted(codes) == [0, 3, 3, 3], codes  # the winner exits without releasing: its lock stays
+    deadline = time.monotonic() + 60
+    while sum(p.poll() is not None for p in procs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    codes = [p.poll() for p in procs]
+    for p in procs:
+        p.kill()
+        p.wait(10)
+    assert sorted(codes, key=str) == [3, 3, 3, None], codes  # three refused, one holds the lock
     info = lock.LockInfo("race", "gone", "up", 1, "another-host", "2026-01-01T00:00:00Z")
     s3io.put_text("s3://audit/runs/.lock-race.json", info.to_json())  # a lock left on another host
     with pytest.raises(lock.EnvironmentLocked, match="another-host"):
