@@ -337,8 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     from runbook_lib.sandbox import cli as sandbox_cli
 
     parser = argparse.ArgumentParser(
-        prog="runbook", description="Provision AWS App Runner services from source, step by step."
-    )
+        prog="runbook", description="Provision AWS App Runner services from source, step by step.",
+        epilog="Exit codes: 0 done; 1 failed while acting; 2 bad params or usage; 128 + N when signal N "
+        "stopped it (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). `runbook COMMAND --help` for each command.",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = sub.add_parser("validate", help="check parameter files only (exit 2 listing every problem)")
