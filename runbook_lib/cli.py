@@ -273,6 +273,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 1
     what = "every run and every chain from its head" if whole else "its files and the chain before it"
     _console().print(f"[green]OK[/] {args.path}: {what} is intact")
+    for name in chain.head_names(args.path) if whole else ():
+        head, _ = chain.read_head(args.path, name)
+        if head is not None:
+            _console().print(f"chain head of {head.name}: {head.sha256} ({head.runs} runs, last {head.run})")
     return 0
 
 

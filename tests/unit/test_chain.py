@@ -34,7 +34,8 @@ def test_the_head_names_the_newest_run_of_each_environment(tmp_path: Path, capsy
     assert chain.read_head(str(tmp_path), "other")[0].run == other.name  # its own chain
     assert json.loads((other / "manifest.json").read_text())["previous_manifest"] is None
     assert main(["audit", "verify", str(tmp_path)]) == 0
-    assert "ALTERED" not in capsys.readouterr().err
+    done = capsys.readouterr()
+    assert "ALTERED" not in done.err and f"chain head of env: {head.sha256} (2 runs" in done.out
     assert main(["audit", "verify", str(second)]) == 0
 
 

@@ -47,3 +47,16 @@ def test_handlers_installed_for_the_block_only() -> None:
             time.sleep(0.01)
         assert state.requested and state.signum == signal.SIGHUP
     assert signal.getsignal(signal.SIGHUP) is before and not signals.current().requested
+
+
+def test_a_second_signal_finishes_a_stuck_run_then_exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hard stop: a run that does not finish within the grace is finished here, then the exit."""
+    exited, finished = threading.Event(), []
+    monkeypatch.setattr(signals, "GRACE_S", 0.1)
+    monkeypatch.setattr(signals.os, "_exit", lambda code: (finished.append(("exit", code)), exited.set()))
+    state = signals.StopState()
+    with state.finishing(lambda: finished.append("record and lock")):
+        state.request(signal.SIGINT)
+        state.request(signal.SIGINT)  # the run's thread is stuck: it never gets to its own finish
+        assert exited.wait(5)
+    assert finished == ["record and lock", ("exit", 130)]
