@@ -56,7 +56,7 @@ def table(rows: Iterable[Mapping[str, Any]]) -> str:
 
 # ---------------------------------------------------------------------------------------- request log
 
-# The reads a wait loop repeats to re-check a status (APPRUNNER_BEHAVIOR: operations decide success).
+# The reads a wait loop repeats to re-check a status (docs/apprunner-behavior.md L3).
 WAIT_READS = frozenset({"ListOperations"})
 
 

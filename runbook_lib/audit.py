@@ -2,12 +2,14 @@
 
 A run folder is ``<audit_dir>/<UTC time>_<name>_<action>/`` holding the executed notebooks and
 ``manifest.json``. The manifest lists the sha256 of every other file of the folder and of the previous
-manifest written to the same audit dir, so ``verify`` finds any altered file and any manifest missing
-from the chain. ``audit_dir`` is a local folder or ``s3://bucket/prefix`` (papermill's S3 I/O).
+manifest of the same environment (whose chain head ``chain.py`` keeps), so ``verify`` finds any altered
+file and any manifest missing from the chain. ``audit_dir`` is a local folder (files 0600, folders
+0700) or ``s3://bucket/prefix`` (objects written with SSE-S3 through ``s3io``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +25,7 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
 TOOLS = ("runbook-lib", "boto3", "botocore", "papermill", "nbclient", "nbformat", "ipykernel", "pandas")
 _CHAIN_LOCK = threading.Lock()
 
@@ -56,19 +59,26 @@ class Store:
         return "/".join([self.root, *parts]) if is_s3(self.root) else str(Path(self.root, *parts))
 
     def write_text(self, path: str, text: str) -> None:
+        """Write a file: on S3 with server-side encryption; locally readable by its owner only (0600)."""
         if is_s3(path):
-            from papermill.iorw import papermill_io
+            from runbook_lib import s3io
 
-            papermill_io.write(text, path, extensions=None)
-        else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text, encoding="utf-8")
+            s3io.put_text(path, text)
+            return
+        make_private_dir(Path(path).parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        os.fchmod(fd, PRIVATE_FILE)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
 
     def read_text(self, path: str) -> str:
         if is_s3(path):
-            from papermill.iorw import papermill_io
+            from runbook_lib import s3io
 
-            return papermill_io.read(path, extensions=None)
+            found = s3io.get(path)
+            if found is None:
+                raise FileNotFoundError(path)
+            return found.text
         return Path(path).read_text(encoding="utf-8")
 
     def digest(self, path: str) -> str:
@@ -99,6 +109,16 @@ class Store:
         return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def make_private_dir(folder: Path) -> None:
+    """Create a folder (and missing parents) readable by its owner only (0700)."""
+    if folder.is_dir():
+        return
+    make_private_dir(folder.parent)
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=PRIVATE_DIR)
+        os.chmod(folder, PRIVATE_DIR)
+
+
 def is_s3(path: str | os.PathLike[str]) -> bool:
     return str(path).startswith("s3://")
 
@@ -126,7 +146,9 @@ def new_run(store: Store, name: str, action: str, moment: datetime | None = None
         n += 1
         candidate = f"{base}-{n}"
     if not is_s3(store.root):
-        Path(store.join(candidate)).mkdir(parents=True, exist_ok=False)
+        make_private_dir(Path(store.root))
+        Path(store.join(candidate)).mkdir(mode=PRIVATE_DIR, exist_ok=False)
+        os.chmod(store.join(candidate), PRIVATE_DIR)
     return candidate
 
 
@@ -215,18 +237,39 @@ class Manifest:
 def write_manifest(
     store: Store, run: str, manifest: Manifest, scrub: Callable[[Any], Any] = lambda d: d
 ) -> str:
-    """Hash the run folder's files, link the previous manifest, and write manifest.json; its sha256.
+    """Hash the run folder's files, link the environment's previous manifest, write manifest.json and
+    move the environment's chain head to it; returns its sha256 (the new head).
 
-    The chain is taken under a lock, so runs of one process (a batch) form one line.
+    The caller holds the environment's lock; ``_CHAIN_LOCK`` keeps one process's runs in line too.
     """
+    from runbook_lib import chain
+
     with _CHAIN_LOCK:
-        previous = latest_manifest(store, exclude=run)
+        head, version = chain.read_head(store.root, manifest.name)
+        previous = (head.run, head.sha256, head.runs) if head else _legacy_previous(store, manifest.name, run)
         if previous is not None:
-            manifest.previous_manifest = previous[0]
-            manifest.previous_manifest_sha256 = sha256_text(previous[1])
+            manifest.previous_manifest, manifest.previous_manifest_sha256 = previous[0], previous[1]
         text = json.dumps(scrub(manifest.to_dict()), indent=2, sort_keys=False, default=str)
         store.write_text(store.join(run, MANIFEST), text)
-    return sha256_text(text)
+        digest = sha256_text(text)
+        last_apply = head.last_apply if head else {}
+        if manifest.action in ("up", "down"):
+            last_apply = {"run": run, "action": manifest.action, "status": manifest.status}
+        new = chain.Head(
+            manifest.name, run, digest, runs=(previous[2] if previous else 0) + 1,
+            updated_at=iso(utc_now()), last_apply=last_apply,
+        )  # fmt: skip
+        chain.advance(store.root, new, version, first=head is None)
+    return digest
+
+
+def _legacy_previous(store: Store, name: str, run: str) -> tuple[str, str, int] | None:
+    """An environment without a chain head yet (a trail written before heads): its newest manifest."""
+    mine = [m for m in load_manifests(store.root) if m.get("name") == name and m["_folder"] != run]
+    if not mine:
+        return None
+    newest = mine[-1]["_folder"]
+    return newest, sha256_text(store.read_text(store.join(newest, MANIFEST))), len(mine)
 
 
 def read_manifest(store: Store, run: str) -> tuple[dict[str, Any], str]:
@@ -248,22 +291,6 @@ def load_manifests(audit_dir: str) -> list[dict[str, Any]]:
         data["_folder"] = run
         found.append(data)
     return sorted(found, key=lambda m: (m.get("ended_at") or m.get("started_at") or "", m["_folder"]))
-
-
-def latest_manifest(store: Store, exclude: str | None = None) -> tuple[str, str] | None:
-    """(run folder, manifest text) of the most recently finished run, or None."""
-    best: tuple[tuple[str, str], str, str] | None = None
-    for run in store.list_runs():
-        if run == exclude:
-            continue
-        try:
-            data, text = read_manifest(store, run)
-        except Exception:  # no manifest: not a finished run
-            continue
-        key = (data.get("ended_at") or data.get("started_at") or "", run)
-        if best is None or key > best[0]:
-            best = (key, run, text)
-    return (best[1], best[2]) if best else None
 
 
 # ---------------------------------------------------------------------------------------- history
@@ -306,7 +333,10 @@ def history(audit_dir: str = "runs", name: str | None = None) -> Any:
     """The run history as a pandas DataFrame, one row per run."""
     import pandas as pd
 
-    return pd.DataFrame(history_records(audit_dir, name), columns=list(HISTORY_COLUMNS))
+    table = pd.DataFrame(history_records(audit_dir, name), columns=list(HISTORY_COLUMNS))
+    text = [c for c in HISTORY_COLUMNS if c not in ("duration_s", "changes")]
+    table[text] = table[text].astype(object).where(table[text].notna(), "")  # no URL (a plan): blank
+    return table
 
 
 # ----------------------------------------------------------------------------------- verification
@@ -318,9 +348,14 @@ class Problem:
 
     file: str
     problem: str
+    kind: str = "altered"  # altered | missing | added | chain | fork | head | unfinished (a note)
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
+
+    @property
+    def fails(self) -> bool:
+        return self.kind != "unfinished"
 
 
 def verify(run_dir: str) -> list[Problem]:
@@ -341,9 +376,10 @@ def verify(run_dir: str) -> list[Problem]:
         try:
             data, _ = read_manifest(store, current)
         except Exception as err:
-            problems.append(Problem(path, f"manifest missing or unreadable ({type(err).__name__})"))
+            unreadable = f"manifest missing or unreadable ({type(err).__name__})"
+            problems.append(Problem(path, unreadable, "missing"))
             break
-        problems.extend(_verify_files(store, current, data))
+        problems.extend(verify_files(store, current, data))
         wanted = data.get("previous_manifest_sha256")
         if not wanted:
             break
@@ -354,12 +390,13 @@ def verify(run_dir: str) -> list[Problem]:
                 Problem(
                     store.join(named, MANIFEST),
                     f"the previous manifest (sha256 {wanted[:12]}…) named by {path} is missing or altered",
+                    "chain",
                 )
             )
     return problems
 
 
-def _verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Problem]:
+def verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Problem]:
     problems = []
     files: Mapping[str, str] = data.get("files", {})
     for name, digest in files.items():
@@ -367,11 +404,11 @@ def _verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Probl
         try:
             actual = store.digest(path)
         except Exception:
-            problems.append(Problem(path, "listed in the manifest but missing"))
+            problems.append(Problem(path, "listed in the manifest but missing", "missing"))
             continue
         if actual != digest:
             problems.append(Problem(path, "altered (sha256 differs from the manifest)"))
     for name in store.list_files(run):
         if name != MANIFEST and name not in files:
-            problems.append(Problem(store.join(run, name), "not listed in the manifest (added)"))
+            problems.append(Problem(store.join(run, name), "not listed in the manifest (added)", "added"))
     return problems

@@ -1,4 +1,4 @@
-"""Auto scaling configurations: versioned by revision under one name (APPRUNNER_BEHAVIOR 2.5, L12).
+"""Auto scaling configurations: versioned by revision under one name (docs/apprunner-behavior.md 2.5, L12).
 
 Revisions are found by listing by name (``LatestOnly=False``; statuses compared case-insensitively, the
 real API answers ``active``) and described for their settings. The name is the runbook's only when every

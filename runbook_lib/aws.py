@@ -3,7 +3,7 @@
 ``call`` translates botocore errors into the runbook's exception tree (by code, chaining the original);
 the clients factory records each call (operation, names, request id, outcome, duration) for progress
 callbacks and the audit trail. ``paginate`` follows NextToken to the end, through short and empty pages:
-App Runner ships no paginators (APPRUNNER_BEHAVIOR.md L1).
+App Runner ships no paginators (docs/apprunner-behavior.md L1).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
             "port; `runbook sandbox stop` ends it)"
         )
         args = build_parser().parse_args(["sandbox", "start", "--state-dir", state_dir, "--port", port])
-        with _redirect_stdout_to_stderr():
+        with _stdout_silenced():  # `start` prints its URL (said below, once)
             if args.func(args) != 0:
                 raise RunbookError(f"could not start the sandbox; see {state_dir}/sandbox.log")
         state = sandbox_cli.read_state(state_dir)
@@ -79,9 +79,11 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
     return str(state["url"])
 
 
-class _redirect_stdout_to_stderr:
+class _stdout_silenced:
     def __enter__(self) -> None:
-        self._saved, sys.stdout = sys.stdout, sys.stderr
+        import io
+
+        self._saved, sys.stdout = sys.stdout, io.StringIO()
 
     def __exit__(self, *exc: object) -> None:
         sys.stdout = self._saved
@@ -148,13 +150,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif event["event"] == "run_end":
             bar.update(task, description=f"{path}: {event['status']}")
 
-    with bar:
+    from runbook_lib import signals
+
+    with signals.handling() as stop, bar:
         results = runner.run_batch(args.params, args.command, _options(args, on_event), jobs=args.jobs)
-    return present_runs(results)
+    status = present_runs(results)
+    return signals.exit_code(stop.signum) if stop.requested else status
 
 
 def present_runs(results: Sequence[Any]) -> int:
-    """Print what each run did, the failures with how to resume, and one summary table."""
+    """Print what each run did, the failures with how to resume, one summary table, the chain heads."""
     from rich.table import Table
 
     out, err = _console(), _console(stderr=True)
@@ -166,25 +171,47 @@ def present_runs(results: Sequence[Any]) -> int:
         if r.status == "invalid":
             err.print(f"[red]{r.params_path}: invalid parameters[/]\n{r.error}")
         elif not r.ok:
-            err.print(f"[red]{r.params_path}: {r.action} failed[/]: {r.error}")
+            verb = "stopped" if r.status == "interrupted" else "failed"
+            err.print(f"[red]{r.params_path}: {r.action} {verb}[/]: {r.error}")
             if r.resume:
                 err.print(f"  to resume: {r.resume}")
     table = Table(title=f"runbook {results[0].action}" if results else "runbook")
-    for column in ("environment", "status", "duration", "service URL", "run folder"):
-        table.add_column(column)
+    url_column = not results or results[0].action != "down"  # down: the URL of what it deleted is noise
+    columns = ("environment", "status", "duration", *(["service URL"] if url_column else []), "run folder")
+    for column in columns:
+        table.add_column(column, overflow="fold")
     for r in results:
-        colour = "green" if r.ok else "red"
-        table.add_row(
-            r.name or r.params_path, f"[{colour}]{r.status}[/]", f"{r.duration_s:.1f}s",
-            r.service_url or "", r.run_dir or "",
-        )  # fmt: skip
+        colour = "green" if r.ok else "yellow" if r.status == "interrupted" else "red"
+        cells = [r.name or r.params_path, f"[{colour}]{r.status}[/]", f"{r.duration_s:.1f}s"]
+        table.add_row(*cells, *([r.service_url or ""] if url_column else []), r.run_dir or "")
     out.print(table)
     if len(results) == 1 and results[0].run_dir:
-        out.print(f"service URL: {results[0].service_url or '-'}\nrun folder:  {results[0].run_dir}")
-        checked = ((results[0].manifest or {}).get("verify") or {}).get("http_url")
-        if checked and "/_sandbox/" in checked:
-            out.print(f"the app answers at: {checked} (the sandbox's stand-in; the URL above is emulated)")
+        _one_run_summary(out, results[0])
+    for r in results:
+        if r.chain_head:
+            out.print(f"chain head of {r.name}: {r.chain_head}")
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def _one_run_summary(out: Any, r: Any) -> None:
+    """Below the table: what the service answered (up), or what was deleted and kept (down)."""
+    from runbook_lib.report import verify_card
+
+    if r.action == "down":
+        deleted = [f"{x['resource']} {x['name']}" for x in r.resources if x.get("action") == "DELETED"]
+        out.print(f"deleted: {', '.join(deleted) or 'nothing (nothing owned was left)'}")
+        if not any(x.get("resource") == "connection" for x in r.resources):
+            name = ((r.manifest or {}).get("params") or {}).get("connection", {}).get("name", "?")
+            out.print(f"kept:    connection {name} (shared by the account; --delete-connection deletes it)")
+    else:
+        out.print(f"service URL: {r.service_url or '-'}")
+        answer = (r.manifest or {}).get("verify") or {}
+        if answer.get("http_url"):
+            for label, value in verify_card(answer).items():
+                out.print(f"  {label + ':':<18} {value}")
+            if "/_sandbox/" in str(answer["http_url"]):
+                out.print("  (the sandbox's stand-in app; the service URL above is emulated)")
+    out.print(f"run folder:  {r.run_dir}")
 
 
 def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") -> Any:
@@ -194,26 +221,33 @@ def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") ->
 
     table = Table(title=title)
     shown = result_rows(rows)
-    columns = ("resource", "name", "action", "changed fields", "detail", "arn")
+    columns = ("resource", "name", "action", "changed fields", "detail")
     for column in columns:
         table.add_column(column, overflow="fold")
+    table.add_column("arn (whole in the manifest)", no_wrap=True, overflow="ellipsis")
     for row in shown:
-        table.add_row(*(str(row[c]) for c in columns))
+        table.add_row(*(str(row[c]) for c in columns), str(row["arn"]))
     return table
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """What would change (the library's plan, no kernel, no mutating call), recorded in the audit trail."""
+    from runbook_lib import signals
     from runbook_lib.runner import plan_run
 
     load_params(args.params)
     if args.sandbox:
         use_sandbox(args.state_dir)
-    found, result = plan_run(args.params, _options(args))
+    with signals.handling(raise_in_main=True) as stop:
+        found, result = plan_run(args.params, _options(args))
+    if stop.requested:
+        _console(stderr=True).print(f"[yellow]plan {result.error}[/]; recorded in {result.run_dir}")
+        return signals.exit_code(stop.signum)
     if found is not None:
         _console().print(_resource_table(found.steps, title=f"plan for {result.name}"))
         changes = "changes pending" if found.has_changes else "no changes"
         _console().print(f"{changes}; recorded in {result.run_dir}")
+        _console().print(f"chain head of {result.name}: {result.chain_head}")
     if not result.ok:
         _console(stderr=True).print(f"[red]plan failed[/]: {result.error}")
         return 1
@@ -239,16 +273,23 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Recompute the hashes of a run folder and its chain of manifests."""
-    from runbook_lib import audit
+    """Recompute the hashes of a run folder and its chain, or of every run and chain of an audit dir."""
+    from runbook_lib import audit, chain
 
-    problems = audit.verify(args.run_dir)
-    if problems:
-        err = _console(stderr=True)
-        for problem in problems:
-            err.print(f"[red]ALTERED[/] {problem}")
+    whole = chain.is_audit_dir(args.path)
+    problems = chain.verify_audit_dir(args.path) if whole else audit.verify(args.path)
+    err = _console(stderr=True)
+    for problem in problems:
+        colour = "red" if problem.fails else "yellow"
+        err.print(f"[{colour}]{problem.kind.upper()}[/] {problem}")
+    if any(p.fails for p in problems):
         return 1
-    _console().print(f"[green]OK[/] {args.run_dir}: every file matches its manifest; the chain is intact")
+    what = "every run and every chain from its head" if whole else "its files and the chain before it"
+    _console().print(f"[green]OK[/] {args.path}: {what} is intact")
+    for name in chain.head_names(args.path) if whole else ():
+        head, _ = chain.read_head(args.path, name)
+        if head is not None:
+            _console().print(f"chain head of {head.name}: {head.sha256} ({head.runs} runs, last {head.run})")
     return 0
 
 
@@ -309,11 +350,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from runbook_lib import __version__
     from runbook_lib.sandbox import cli as sandbox_cli
 
     parser = argparse.ArgumentParser(
-        prog="runbook", description="Provision AWS App Runner services from source, step by step."
-    )
+        prog="runbook", description="Provision AWS App Runner services from source, step by step.",
+        epilog="Exit codes: 0 done; 1 failed while acting; 2 bad params or usage; 128 + N when signal N "
+        "stopped it (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP). `runbook COMMAND --help` for each command.",
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = sub.add_parser("validate", help="check parameter files only (exit 2 listing every problem)")
     validate.add_argument("params", nargs="+", metavar="PARAMS")
@@ -342,8 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cmd = sub.add_parser("audit", help="check the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
-    verify = audit_sub.add_parser("verify", help="recompute hashes; exit 1 naming anything altered")
-    verify.add_argument("run_dir", metavar="RUN_DIR")
+    verify = audit_sub.add_parser(
+        "verify", help="recompute hashes; exit 1 naming anything altered, missing, added or forked",
+        description="PATH is a run folder (that run and the chain before it) or an audit dir (every run, "
+        "and every environment's chain from its head: a deleted newest run or a fork is reported).",
+    )  # fmt: skip
+    verify.add_argument("path", metavar="PATH", help="a run folder or an audit dir (local or s3://…)")
     verify.set_defaults(func=cmd_verify)
 
     sandbox_cli.register(sub)

@@ -1,7 +1,7 @@
 """The source connection (GitHub / Bitbucket): reused by name, created when absent, handshake awaited.
 
 There is no DescribeConnection: a connection is found with ListConnections(ConnectionName=…). It is born
-PENDING_HANDSHAKE and only a person can finish it in the App Runner console (APPRUNNER_BEHAVIOR.md 2.3).
+PENDING_HANDSHAKE and only a person can finish it in the App Runner console (docs/apprunner-behavior.md 2.3).
 Connections are immutable; a reused connection (maybe shared with other services) is left as it is.
 """
 

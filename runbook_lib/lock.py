@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = ".lock-"
 _ATTEMPTS = 5
+HEARTBEAT_S = 30.0  # an S3 lock's holder rewrites it this often
+STALE_S = 120.0  # an S3 lock not rewritten for this long (4 missed heartbeats) is stale, on any host
 
 
 class EnvironmentLocked(RunbookError):
@@ -126,14 +129,20 @@ class EnvLock:
         self.release()
 
 
-def acquire(directory: str | Path, *, name: str, run_id: str, action: str) -> EnvLock:
-    """Take the environment's lock, taking over a stale one; EnvironmentLocked if a live run holds it."""
+def _new_info(name: str, run_id: str, action: str) -> LockInfo:
     from runbook_lib.audit import iso, utc_now
 
+    pid = os.getpid()
+    return LockInfo(name, run_id, action, pid, socket.gethostname(), iso(utc_now()), process_start(pid))
+
+
+def acquire(directory: str | Path, *, name: str, run_id: str, action: str) -> EnvLock | S3Lock:
+    """Take the environment's lock, taking over a stale one; EnvironmentLocked if a live run holds it."""
+    if str(directory).startswith("s3://"):
+        return acquire_s3(str(directory), name=name, run_id=run_id, action=action)
     path = lock_path(directory, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pid = os.getpid()
-    info = LockInfo(name, run_id, action, pid, socket.gethostname(), iso(utc_now()), process_start(pid))
+    info = _new_info(name, run_id, action)
     for _ in range(_ATTEMPTS):
         if _create(path, info.to_json()):
             return EnvLock(path, info)
@@ -161,7 +170,8 @@ def acquire(directory: str | Path, *, name: str, run_id: str, action: str) -> En
 def _create(path: Path, text: str) -> bool:
     """Atomically create ``path`` with ``text``; False if it exists."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)  # readable by its owner only, like the run files
     try:
         os.link(tmp, path)
         return True
@@ -186,3 +196,80 @@ def _take_over(path: Path, stale_text: str) -> None:
                 pass
     finally:
         aside.unlink()
+
+
+# ------------------------------------------------------------------------------------------- on S3
+
+
+class S3Lock:
+    """A held S3 lock: a heartbeat thread rewrites it; ``release()`` deletes it only if still ours."""
+
+    def __init__(self, url: str, info: LockInfo, etag: str, heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.url, self.info, self.etag = url, info, etag
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, args=(heartbeat_s,), daemon=True)
+        self._beat.start()
+
+    def _heartbeat(self, every: float) -> None:
+        from runbook_lib import s3io
+
+        while not self._stop.wait(every):
+            try:
+                self.etag = s3io.put_text(self.url, self.info.to_json(), if_match=self.etag)
+            except s3io.PreconditionFailed:
+                log.error("the lock %s was taken from run %s", self.url, self.info.run_id)
+                return
+            except Exception:  # a missed beat; the next one may get through
+                log.warning("could not refresh the lock %s", self.url, exc_info=True)
+
+    def release(self) -> None:
+        from runbook_lib import s3io
+
+        self._stop.set()
+        self._beat.join(timeout=5)
+        s3io.delete(self.url, if_match=self.etag)
+
+    def __enter__(self) -> S3Lock:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def is_stale_s3(info: LockInfo, age_s: float | None, stale_s: float = STALE_S) -> bool:
+    """Not rewritten for ``stale_s`` (S3's clock), or its process gone on this very host."""
+    if age_s is not None and age_s > stale_s:
+        return True
+    return is_stale(info)
+
+
+def acquire_s3(root: str, *, name: str, run_id: str, action: str, stale_s: float = STALE_S) -> S3Lock:
+    """``acquire`` for an ``s3://`` audit dir: a conditional create, a stale lock deleted by version."""
+    from runbook_lib import s3io
+
+    url = f"{root.rstrip('/')}/{lock_path('.', name).name}"
+    info = _new_info(name, run_id, action)
+    for _ in range(_ATTEMPTS):
+        try:
+            return S3Lock(url, info, s3io.put_text(url, info.to_json(), if_none_match=True))
+        except s3io.PreconditionFailed:
+            pass
+        found = s3io.get(url)
+        if found is None:
+            continue  # released meanwhile
+        try:
+            held = LockInfo(**json.loads(found.text))
+        except (ValueError, TypeError):
+            held = None
+        if held is not None and not is_stale_s3(held, found.age_s, stale_s):
+            raise EnvironmentLocked(
+                f"Wait for it to finish, then re-run (lock object: {url}; stale after {stale_s:.0f} s "
+                "without its heartbeat).",
+                name=name, run_id=held.run_id, since=held.since, pid=held.pid, host=held.host,
+            )  # fmt: skip
+        log.warning("taking over the stale lock %s (%s)", url, held.run_id if held else "unreadable")
+        s3io.delete(url, if_match=found.etag)  # only one contender deletes this version
+    raise EnvironmentLocked(
+        f"Could not take the lock {url} after {_ATTEMPTS} attempts; other runs keep taking it.",
+        name=name, run_id="?", since="?", pid="?", host="?",
+    )  # fmt: skip

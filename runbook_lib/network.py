@@ -10,9 +10,9 @@ accepted (AWS accepts it); the plan warns about it, and about subnets in unsuppo
 
 Security group: named ``<name>-apprunner-egress``, in the resolved VPC, no ingress rules, the default
 allow-all egress, tagged with the owned tags plus ``Name``. Only created when ``security_group_ids`` is
-empty. Deleting it retries ``DependencyViolation`` (App Runner's ENIs linger, APPRUNNER_BEHAVIOR L11).
+empty. Deleting it retries ``DependencyViolation`` (App Runner's ENIs linger, docs/apprunner-behavior.md L11).
 
-VPC connector naming (connectors are immutable, APPRUNNER_BEHAVIOR L14): the first connector is named
+VPC connector naming (connectors are immutable, docs/apprunner-behavior.md L14): the first connector is named
 ``connector_name``. When subnets or security groups drift, a NEW connector is created, named
 ``<connector_name[:33]>-<6 hex>``, the hex being the start of sha256("<sorted subnets>|<sorted SGs>"), so
 the same configuration always gets the same name and the name stays within the 4-40 character pattern.
@@ -688,7 +688,7 @@ def ensure_vpc_connector(
 
 def _is_in_use(err: RunbookError) -> bool:
     # App Runner has no distinct code for this: InvalidRequestException "... is being used by other
-    # services" (APPRUNNER_BEHAVIOR 2.4) is the only signal, so the message is inspected here.
+    # services" (docs/apprunner-behavior.md 2.4) is the only signal, so the message is inspected here.
     return isinstance(err, InvalidRequest) and "being used" in str(getattr(err, "aws_message", ""))
 
 

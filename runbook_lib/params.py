@@ -1,7 +1,7 @@
-"""The parameter file: pydantic models for every field of DESIGN.md, and ``load_params``.
+"""The parameter file: pydantic models for every field (params/example-go.yaml), and ``load_params``.
 
 Bounds, patterns and enums come from the App Runner API model shipped in botocore where it has them,
-and from APPRUNNER_BEHAVIOR.md where it doesn't (CPU/memory pairs, auto scaling bounds). Every problem
+and from docs/apprunner-behavior.md where it doesn't (CPU/memory pairs, auto scaling bounds). Every problem
 in a file is reported at once, each naming its field path, the bad value and what is allowed.
 """
 
@@ -26,7 +26,7 @@ ADOPTABLE = ("connection", "instance_role", "security_group", "vpc_connector", "
 ASC_NAME_MAX = 32
 SANDBOX_ACCOUNT = "123456789012"
 
-# APPRUNNER_BEHAVIOR.md 5.2: the API's two spellings, and the valid CPU -> memory pairs.
+# docs/apprunner-behavior.md 5.2: the API's two spellings, and the valid CPU -> memory pairs.
 CPU_UNITS = {"256": "0.25 vCPU", "512": "0.5 vCPU", "1024": "1 vCPU", "2048": "2 vCPU", "4096": "4 vCPU"}
 MEMORY_UNITS = {
     "512": "0.5 GB", "1024": "1 GB", "2048": "2 GB", "3072": "3 GB", "4096": "4 GB",
@@ -39,7 +39,7 @@ CPU_MEMORY_PAIRS = {
     "2 vCPU": ("4 GB", "6 GB"),
     "4 vCPU": ("8 GB", "10 GB", "12 GB"),
 }
-# APPRUNNER_BEHAVIOR.md 2.5: MaxSize's upper bound is the account limit, 25 by default.
+# docs/apprunner-behavior.md 2.5: MaxSize's upper bound is the account limit, 25 by default.
 MAX_SIZE_LIMIT = 25
 SECRET_ARN = re.compile(
     r"^arn:aws[\w-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)$"

@@ -188,7 +188,8 @@ def _s3(audit_dir: str) -> list[dict[str, Any]]:
     objects = f"arn:{PARTITION}:s3:::{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}*"
     return [
         _statement("AuditTrailList", ["s3:ListBucket"], [f"arn:{PARTITION}:s3:::{bucket}"]),
-        _statement("AuditTrailObjects", ["s3:GetObject", "s3:PutObject"], [objects]),
+        # DeleteObject: the S3 lock is released by deleting it
+        _statement("AuditTrailObjects", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [objects]),
     ]
 
 

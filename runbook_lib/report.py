@@ -37,11 +37,25 @@ def result_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
                 "action": data.get("action"),
                 "changed fields": ", ".join(c["field"] for c in changes) if changes else "",
                 "detail": data.get("detail") or "",  # warnings, what a teardown left
-                "arn": data.get("arn") or "",
+                "arn": short_arn(data.get("arn") or ""),
                 "console": data.get("console_url") or "",
             }
         )
     return rows
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def short_arn(arn: str, width: int = 32) -> str:
+    """An ARN for a table: its resource part (no partition, service, region, account), the middle of a
+    long one elided. Manifests and the structured payload keep the whole ARN."""
+    resource = arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
+    if len(resource) <= width:
+        return resource
+    keep = (width - 1) // 2
+    return f"{resource[:keep]}…{resource[-(width - 1 - keep):]}"
 
 
 def results_table(results: Iterable[Any]) -> Any:
@@ -105,9 +119,27 @@ def show(kind: str, payload: Any, *, step: str | None = None) -> None:
     if kind in ("results", "plan", "verify"):
         items = _results_of(payload)
         table, payload = results_table(items), [plain(r) for r in items]
+        if kind == "verify":
+            table = mapping_table(verify_card((payload[0].get("extra") or {}) if payload else {}))
     else:
         table = mapping_table(plain(payload))
     display(bundle(kind, payload, table, step=step), raw=True)
+
+
+VERIFY_FIELDS = ("http_url", "status_code", "latency_ms", "first_line", "ok")
+
+
+def verify_card(answer: Mapping[str, Any]) -> dict[str, str]:
+    """What the service's URL answered, for people: URL, HTTP status, latency, first line of the body."""
+    if not answer.get("http_url"):
+        return {"URL": "(private service: verify from inside the VPC)"}
+    latency = answer.get("latency_ms")
+    return {
+        "URL": str(answer["http_url"]),
+        "HTTP status": str(answer.get("status_code") or "no answer"),
+        "latency": f"{latency:.0f} ms" if isinstance(latency, (int, float)) else "-",
+        "body (first line)": _cut(str(answer.get("first_line") or ""), 72),
+    }
 
 
 def show_results(results: Any, *, step: str | None = None) -> None:

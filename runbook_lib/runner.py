@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runbook_lib import audit, budget, lock, report
+from runbook_lib import audit, budget, lock, report, signals
 from runbook_lib.errors import ParameterError, Problem, RunbookError
 from runbook_lib.redact import Redactor
 
@@ -118,7 +118,7 @@ class RunResult:
 
     params_path: str
     action: str
-    status: str  # succeeded | failed | invalid
+    status: str  # succeeded | failed | interrupted | invalid
     name: str | None = None
     run_dir: str | None = None
     duration_s: float = 0.0
@@ -129,6 +129,7 @@ class RunResult:
     note: str | None = None
     resources: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    chain_head: str | None = None  # the sha256 of the manifest written: the environment's chain head
 
     @property
     def ok(self) -> bool:
@@ -348,9 +349,14 @@ class RunKernel:
                     start_kernel, self.kernel_name, timeout=self.start_timeout
                 )
 
-    def take(self) -> Any:
-        """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one."""
+    def take(self, stop: signals.StopState | None = None) -> Any:
+        """The kernel for the next notebook (reset if it ran one before), or None: papermill starts one.
+
+        While the kernel starts, a signal (``stop``) ends the wait: Interrupted.
+        """
         if self._future is not None:
+            while stop is not None and not self._future.done():
+                stop.sleep(0.05)
             future, self._future = self._future, None
             try:
                 self._km = future.result()
@@ -363,10 +369,18 @@ class RunKernel:
         self._used = self._km is not None
         return self._km
 
-    def close(self, reusable: bool = False) -> None:
-        """Stop the kernel, or give it back to the pool when the run went well (``reusable``)."""
+    def close(self, reusable: bool = False, *, wait: bool = True) -> None:
+        """Stop the kernel, or give it back to the pool when the run went well (``reusable``).
+
+        ``wait=False`` (a signal): a kernel still starting is stopped once it has started, in the
+        background; the run does not wait for it (nor does it outlive the runner: ``runbook_lib.kernel``).
+        """
         if self._future is not None:
             future, self._future = self._future, None
+            if not wait and not future.done():
+                future.add_done_callback(lambda done: done.exception() or stop_kernel(done.result()))
+                self._starter.shutdown(wait=False)
+                return
             with contextlib.suppress(Exception):
                 self._km = future.result()
         if self._km is not None:
@@ -405,11 +419,12 @@ def execute_notebook(
     start_timeout: float = 60.0,
     on_event: Callable[[Event], None] | None = None,
     km: Any = None,
+    stop: signals.StopState | None = None,
 ) -> Executed:
     """Execute one notebook with papermill; the scrubbed output is written even when it fails.
 
     ``km``: a kernel from ``start_kernel`` to run it on (left running, its clients closed); None
-    starts one as usual.
+    starts one as usual. ``stop``: once it is requested, no further cell starts.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -439,12 +454,13 @@ def execute_notebook(
             start_timeout=int(start_timeout),
             timeout_func=timeout_for,
             on_cell_executed=cell_done,
+            on_cell_start=_refuse_cells_once(stop),
             shutdown_kernel="immediate",  # every cell has finished and its output is in: no grace needed
             **({"km": km} if km is not None else {}),
         )
     except PapermillExecutionError as err:
         error = {"type": err.ename, "message": redactor.text(err.evalue), "cell_index": err.cell_index}
-    except (CellTimeoutError, DeadKernelError) as err:
+    except (CellTimeoutError, DeadKernelError, StoppedBeforeCell) as err:
         error = _mark_interrupted(io, output_path, target, err, redactor)
     except Exception as err:  # kernel start, I/O: the notebook never ran to an error cell
         error = {"type": type(err).__name__, "message": redactor.text(str(err))}
@@ -462,6 +478,22 @@ def execute_notebook(
     )
     io.release(output_path)
     return executed
+
+
+class StoppedBeforeCell(Exception):
+    """Raised (by the cell-start hook) instead of running a cell once a signal came."""
+
+
+def _refuse_cells_once(stop: signals.StopState | None) -> Callable[..., None] | None:
+    """nbclient's cell-start hook: once a signal came, the next cell does not start."""
+    if stop is None:
+        return None
+
+    def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        if stop.requested:
+            raise StoppedBeforeCell(f"stopped by {signals.signal_name(stop.signum)} before this cell ran")
+
+    return cell_start
 
 
 def _mark_interrupted(
@@ -496,11 +528,16 @@ def _mark_interrupted(
 
 
 def run(params_path: str | Path, action: str = "up", options: RunOptions | None = None) -> RunResult:
-    """Run ``up`` or ``down`` for one parameter file; bad params raise ParameterError (no folder)."""
+    """Run ``up`` or ``down`` for one parameter file; bad params raise ParameterError (no folder).
+
+    A signal (``signals``) stops it before the next notebook or cell, interrupts the running one, and
+    ends it ``interrupted``; the record is written and the lock released however it ends.
+    """
     from runbook_lib.params import load_params, redacted_params
 
     opts = options or RunOptions()
     emit = opts.on_event or (lambda event: None)
+    stop = signals.current()
     steps = select_steps(action, opts.only)
     params_path = str(params_path)
     params = load_params(params_path)  # nothing happens before the params pass
@@ -508,103 +545,166 @@ def run(params_path: str | Path, action: str = "up", options: RunOptions | None 
     store = audit.Store(opts.audit_dir or params.audit_dir)
     run_name = audit.new_run(store, params.name, action)
     started = time.monotonic()
-    deadline = started + (opts.overall_timeout or budget.run_timeout(params, [s.name for s in steps]))
     extra = dict(opts.parameters)
     redactor = Redactor.from_environment(extra)
     manifest = audit.Manifest(
-        run_id=run_name,
-        action=action,
-        name=params.name,
-        params_path=params_path,
-        params_sha256=audit.sha256_file(params_path),
-        params=redactor.scrub(redacted_params(params)),
-        region=params.region,
-        sandbox=opts.sandbox,
-        git_commit=audit.git_commit(),
+        run_id=run_name, action=action, name=params.name, params_path=params_path,
+        params_sha256=audit.sha256_file(params_path), params=redactor.scrub(redacted_params(params)),
+        region=params.region, sandbox=opts.sandbox, git_commit=audit.git_commit(),
         notebooks=[audit.NotebookRecord(s.notebook) for s in steps],
-    )
+    )  # fmt: skip
     result = RunResult(params_path, action, "failed", name=params.name, run_dir=store.join(run_name))
     held = _lock(store, params, run_name, action)
     emit({"event": "run_start", "params_path": params_path, "run_dir": result.run_dir, "steps": len(steps)})
     kernel = RunKernel(opts.kernel_name, opts.start_timeout, opts.kernel_pool)
-    maybe_unchanged = (
-        action == "up" and not (opts.only or opts.every_step) and _provisioned(store, params.name)
-    )  # the last up succeeded: first check, without a kernel, whether there is anything to do
-    try:
-        if not maybe_unchanged:
-            kernel.start()  # starts while the account is checked
-        clients = _preflight(params, manifest, redactor)
-        if maybe_unchanged and _unchanged(clients, params, manifest):
-            for record in manifest.notebooks:
-                record.status, record.reason = "skipped", NOTHING_TO_DO
-                emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
-                      "status": "skipped"})  # fmt: skip
-            result.note = NOTHING_TO_DO_NOTE
-            steps = ()
-        else:
-            kernel.start()  # (already started unless the trail suggested nothing to do)
-        base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
-        for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
-            file = f"{step.notebook}.ipynb"
-            record.file = file
-            record.started_at = audit.iso(audit.utc_now())
-            emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
-            km = kernel.take()
-            executed = execute_notebook(
-                opts.notebooks_dir / file,
-                store.join(run_name, file),
-                {**base, **_step_parameters(step, opts), **extra},
-                store=store,
-                redactor=redactor,
-                kernel_name=opts.kernel_name,
-                cell_timeout=_cell_timeout(opts, params, step),
-                deadline=deadline,
-                start_timeout=opts.start_timeout,
-                on_event=opts.on_event,
-                km=km,
-            )
-            record.status, record.duration_s = executed.status, executed.duration_s
-            record.error = executed.error
-            if executed.sha256:
-                manifest.files[file] = executed.sha256
-            _collect(manifest, executed.payloads)
-            emit({"event": "notebook_end", "params_path": params_path, "notebook": step.notebook,
-                  "status": executed.status})  # fmt: skip
-            if executed.error:
-                result.failed_notebook = step.notebook
-                raise _StepFailed(step, executed.error)
-        manifest.status = result.status = "succeeded"
-    except _StepFailed as err:
-        manifest.error = {**err.error, "notebook": err.step.notebook}
-        result.error = f"{err.step.notebook}: {err.error.get('type')}: {err.error.get('message')}"
-        result.resume = _resume_hint(params_path, action, err.step, result.run_dir)
-    except RunbookError as err:
-        manifest.error = redactor.scrub(err.to_dict())
-        result.error = redactor.text(str(err))
-        result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
-    finally:
-        kernel.close(reusable=result.status == "succeeded")
-        for record in manifest.notebooks:
-            if record.status == "pending":
-                record.status = "skipped"
-        manifest.status = "succeeded" if result.status == "succeeded" else "failed"
-        manifest.ended_at = audit.iso(audit.utc_now())
-        manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
-        result.service_url = manifest.service_url
-        result.resources = manifest.resources
-        audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
-        result.manifest = redactor.scrub(manifest.to_dict())
-        held.release()
+    ctx = _RunContext(store, run_name, manifest, result, redactor, held, started, stop)
+
+    worker = threading.current_thread()
+
+    def finish() -> None:
+        if threading.current_thread() is worker:  # (the hard stop killed the kernel already)
+            stopped = stop.requested
+            kernel.close(reusable=result.status == "succeeded" and not stopped, wait=not stopped)
+        _finish(ctx)
         emit({"event": "run_end", "params_path": params_path, "status": result.status})
+
+    with stop.finishing(finish) as finisher:
+        try:
+            _execute_steps(ctx, params, steps, kernel, opts, extra)
+            manifest.status = result.status = "succeeded"
+        except signals.Interrupted as err:
+            ctx.signum = err.signum
+        except _StepFailed as err:
+            manifest.error = {**err.error, "notebook": err.step.notebook}
+            result.error = f"{err.step.notebook}: {err.error.get('type')}: {err.error.get('message')}"
+            result.resume = _resume_hint(params_path, action, err.step, result.run_dir)
+        except RunbookError as err:
+            manifest.error = redactor.scrub(err.to_dict())
+            result.error = redactor.text(str(err))
+            result.resume = f"fix the cause, then re-run: runbook {action} {params_path}"
+        finally:
+            finisher()
     return result
 
 
+@dataclass
+class _RunContext:
+    """What a run's steps and its finishing share."""
+
+    store: audit.Store
+    run_name: str
+    manifest: audit.Manifest
+    result: RunResult
+    redactor: Redactor
+    held: Any
+    started: float
+    stop: signals.StopState
+    step: str | None = None  # the notebook running (or about to)
+    signum: int | None = None
+
+
+def _execute_steps(
+    ctx: _RunContext, params: Any, steps: tuple[Step, ...], kernel: RunKernel, opts: RunOptions,
+    extra: dict[str, Any],
+) -> None:  # fmt: skip
+    """The account check, the no-op check, then each notebook in the run's kernel; stops on a signal."""
+    emit = opts.on_event or (lambda event: None)
+    manifest, stop, params_path = ctx.manifest, ctx.stop, ctx.result.params_path
+    deadline = ctx.started + (opts.overall_timeout or budget.run_timeout(params, [s.name for s in steps]))
+    maybe_unchanged = ctx.result.action == "up" and not (opts.only or opts.every_step) and _provisioned(
+        ctx.store, params.name
+    )  # the last up succeeded: first check, without a kernel, whether there is anything to do
+    if not maybe_unchanged:
+        kernel.start()  # starts while the account is checked
+    ctx.step = PREFLIGHT.notebook
+    clients = _preflight(params, manifest, ctx.redactor)
+    stop.check()
+    if maybe_unchanged and _unchanged(clients, params, manifest):
+        for record in manifest.notebooks:
+            record.status, record.reason = "skipped", NOTHING_TO_DO
+            emit({"event": "notebook_end", "params_path": params_path, "notebook": record.notebook,
+                  "status": "skipped"})  # fmt: skip
+        ctx.result.note = NOTHING_TO_DO_NOTE
+        return
+    kernel.start()  # (already started unless the trail suggested nothing to do)
+    base = {"params_path": str(Path(params_path).resolve()), "interactive": False}
+    for step, record in zip(steps, manifest.notebooks[: len(steps)], strict=True):
+        stop.check()
+        ctx.step = step.notebook
+        file = record.file = f"{step.notebook}.ipynb"
+        record.started_at = audit.iso(audit.utc_now())
+        emit({"event": "notebook_start", "params_path": params_path, "notebook": step.notebook})
+        km = kernel.take(stop)
+        with stop.watching(km):
+            executed = execute_notebook(
+                opts.notebooks_dir / file, ctx.store.join(ctx.run_name, file),
+                {**base, **_step_parameters(step, opts), **extra}, store=ctx.store, redactor=ctx.redactor,
+                kernel_name=opts.kernel_name, cell_timeout=_cell_timeout(opts, params, step),
+                deadline=deadline, start_timeout=opts.start_timeout, on_event=opts.on_event, km=km, stop=stop,
+            )  # fmt: skip
+        record.status, record.duration_s = executed.status, executed.duration_s
+        record.error = executed.error
+        if executed.sha256:
+            manifest.files[file] = executed.sha256
+        _collect(manifest, executed.payloads)
+        emit({"event": "notebook_end", "params_path": params_path, "notebook": step.notebook,
+              "status": executed.status})  # fmt: skip
+        if executed.error and stop.requested:
+            record.status = "interrupted"
+        stop.check()
+        if executed.error:
+            ctx.result.failed_notebook = step.notebook
+            raise _StepFailed(step, executed.error)
+
+
+def _finish(ctx: _RunContext) -> None:
+    """The end of every run, however it ended: statuses, the manifest (and chain head), the lock."""
+    manifest, result = ctx.manifest, ctx.result
+    if result.status != "succeeded" and (ctx.signum or ctx.stop.requested):
+        _mark_run_interrupted(ctx)
+    stopped = result.status == "interrupted"
+    for record in manifest.notebooks:
+        if record.status == "pending":
+            record.status = "interrupted" if record.started_at and stopped else "skipped"
+        if record.file and record.file not in manifest.files:  # cut short before its digest was taken
+            with contextlib.suppress(Exception):
+                manifest.files[record.file] = ctx.store.digest(ctx.store.join(ctx.run_name, record.file))
+    manifest.status = result.status
+    manifest.ended_at = audit.iso(audit.utc_now())
+    manifest.duration_s = result.duration_s = round(time.monotonic() - ctx.started, 3)
+    result.service_url = manifest.service_url
+    result.resources = manifest.resources
+    try:
+        result.chain_head = audit.write_manifest(
+            ctx.store, ctx.run_name, manifest, scrub=ctx.redactor.scrub
+        )
+        result.manifest = ctx.redactor.scrub(manifest.to_dict())
+    finally:
+        ctx.held.release()
+
+
+def _mark_run_interrupted(ctx: _RunContext) -> None:
+    signum = ctx.signum or ctx.stop.signum
+    name = signals.signal_name(signum)
+    where = ctx.step or ctx.result.action
+    result = ctx.result
+    result.status = "interrupted"
+    result.failed_notebook = ctx.step
+    result.error = f"interrupted by {name} in {where}"
+    result.resume = f"runbook {result.action} {result.params_path}  (finished steps are left alone)"
+    ctx.manifest.error = {
+        "type": "Interrupted", "signal": name, "notebook": ctx.step,
+        "message": f"stopped by {name} in {where}",
+        "cell_error": next((n.error for n in ctx.manifest.notebooks if n.notebook == ctx.step), None),
+    }  # fmt: skip
+
+
 def lock_dir(store: audit.Store) -> str:
-    """Where the environments' locks live: RUNBOOK_LOCK_DIR, else a local audit dir, else .runbook/locks."""
-    return os.environ.get("RUNBOOK_LOCK_DIR") or (".runbook/locks" if audit.is_s3(store.root) else store.root)
+    """Where the environments' locks live: with the audit dir (local or S3), unless RUNBOOK_LOCK_DIR says."""
+    return os.environ.get("RUNBOOK_LOCK_DIR") or store.root
 
 
-def _lock(store: audit.Store, params: Any, run_name: str, action: str) -> lock.EnvLock:
+def _lock(store: audit.Store, params: Any, run_name: str, action: str) -> lock.EnvLock | lock.S3Lock:
     """One run per environment at a time; a refused run leaves no (empty) run folder behind."""
     try:
         return lock.acquire(lock_dir(store), name=params.name, run_id=run_name, action=action)
@@ -658,9 +758,12 @@ NOTHING_TO_DO = (
 
 
 def _provisioned(store: audit.Store, name: str) -> bool:
-    """Whether the audit trail's last ``up``/``down`` of this environment is a successful ``up``."""
-    runs = [r for r in audit.history_records(store.root, name) if r["action"] in ("up", "down")]
-    return bool(runs) and runs[-1]["action"] == "up" and runs[-1]["status"] == "succeeded"
+    """Whether the last ``up``/``down`` of this environment is a successful ``up`` (from the chain head)."""
+    from runbook_lib import chain
+
+    head, _ = chain.read_head(store.root, name)
+    last = head.last_apply if head else {}
+    return last.get("action") == "up" and last.get("status") == "succeeded"
 
 
 def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:
@@ -738,7 +841,7 @@ def _collect(manifest: audit.Manifest, payloads: Sequence[Mapping[str, Any]]) ->
         elif kind == "verify":
             for item in data or []:
                 extra = item.get("extra") or {}
-                manifest.verify = {k: extra.get(k) for k in ("http_url", "status_code", "ok")}
+                manifest.verify = {k: extra.get(k) for k in report.VERIFY_FIELDS}
         elif kind == "identity" and not manifest.identity:
             manifest.identity = dict(data or {})
     for item in manifest.resources:
@@ -779,24 +882,24 @@ def plan_run(params_path: str | Path, options: RunOptions | None = None) -> tupl
     result = RunResult(params_path, "plan", "failed", name=params.name, run_dir=store.join(run_name))
     found = None
     held = _lock(store, params, run_name, "plan")
-    try:
-        clients = make_clients(params)
-        redactor.add_values(_session_credentials(clients))
-        manifest.identity = caller(clients, params)
-        manifest.endpoint = manifest.identity.get("Endpoint")
-        found = make_plan(clients, params, only=opts.only)
-        manifest.plan = [report.plain(r) for r in found.steps]
-        manifest.status = result.status = "succeeded"
-    except RunbookError as err:
-        manifest.error = redactor.scrub(err.to_dict())
-        result.error = redactor.text(str(err))
-        manifest.status = "failed"
-    finally:
-        manifest.ended_at = audit.iso(audit.utc_now())
-        manifest.duration_s = result.duration_s = round(time.monotonic() - started, 3)
-        audit.write_manifest(store, run_name, manifest, scrub=redactor.scrub)
-        result.manifest = redactor.scrub(manifest.to_dict())
-        held.release()
+    ctx = _RunContext(store, run_name, manifest, result, redactor, held, started, signals.current())
+    with ctx.stop.finishing(lambda: _finish(ctx)) as finisher:
+        try:
+            clients = make_clients(params)
+            redactor.add_values(_session_credentials(clients))
+            manifest.identity = caller(clients, params)
+            manifest.endpoint = manifest.identity.get("Endpoint")
+            found = make_plan(clients, params, only=opts.only)
+            manifest.plan = [report.plain(r) for r in found.steps]
+            manifest.status = result.status = "succeeded"
+        except signals.Interrupted as err:
+            ctx.signum, found = err.signum, None
+        except RunbookError as err:
+            manifest.error = redactor.scrub(err.to_dict())
+            result.error = redactor.text(str(err))
+        finally:
+            ctx.stop.raise_in_main = False  # a signal now must not cut the record short
+            finisher()
     return found, result
 
 
@@ -806,7 +909,12 @@ def run_batch(
     """Run several parameter files, at most ``jobs`` at once; a bad file is reported, not fatal."""
     opts = replace(options or RunOptions(), kernel_pool=KernelPool())
 
+    stop = signals.current()
+
     def one(path: str | Path) -> RunResult:
+        if stop.requested:  # a signal came before this environment's turn: it does not start
+            why = f"not started: interrupted by {signals.signal_name(stop.signum)}"
+            return RunResult(str(path), action, "interrupted", error=why)
         try:
             return run(path, action, opts)
         except ParameterError as err:

@@ -584,15 +584,22 @@ def service_http_url(clients: Clients, params: Params, observed: dict[str, Any])
     return f"https://{observed['url']}{path if path.startswith('/') else '/' + path}"
 
 
-def _http_status(url: str, timeout: float) -> tuple[int | None, str]:
+def _http_status(url: str, timeout: float) -> tuple[int | None, str, float, str]:
+    """(HTTP status or None, error, latency in ms, first line of the body) of one GET."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    started = time.monotonic()
+
+    def answer(code: int | None, body: bytes = b"", error: str = "") -> tuple[int | None, str, float, str]:
+        first = body.decode("utf-8", "replace").strip().splitlines()[:1]
+        return code, error, round((time.monotonic() - started) * 1000, 1), first[0][:200] if first else ""
+
     try:
         with opener.open(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
-            return resp.status, ""
+            return answer(resp.status, resp.read(4096))
     except urllib.error.HTTPError as err:
-        return err.code, ""
+        return answer(err.code, err.read(4096))
     except (urllib.error.URLError, OSError) as err:
-        return None, str(getattr(err, "reason", err))
+        return answer(None, error=str(getattr(err, "reason", err)))
 
 
 def verify_service(
@@ -629,10 +636,8 @@ def verify_service(
             detail="private service (no public URL); verify from inside the VPC",
             extra={"ok": None, "status_code": None, "http_url": None},
         )  # fmt: skip
-    code, error = _http_status(url, timeout)
+    code, error, latency_ms, first_line = _http_status(url, timeout)
     ok = code is not None and 200 <= code < 400
-    detail = f"GET {url} -> {code}" if code is not None else f"GET {url} failed: {error}"
-    return _result(
-        params, Action.UNCHANGED, observed, detail=detail,
-        extra={"ok": ok, "status_code": code, "http_url": url},
-    )  # fmt: skip
+    detail = f"GET {url} failed: {error}" if code is None else f"GET {url} -> {code} in {latency_ms:.0f} ms"
+    answer = {"status_code": code, "http_url": url, "latency_ms": latency_ms, "first_line": first_line}
+    return _result(params, Action.UNCHANGED, observed, detail=detail, extra={"ok": ok, **answer})

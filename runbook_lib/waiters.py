@@ -3,7 +3,7 @@
 A ``WaitSpec`` is data: what is awaited, how to fetch its status, and which statuses mean success,
 failure or "keep polling". ``wait_for`` polls it with backoff (×1.5 from ~1 s, capped at ~10 s, optional
 downward jitter), a timeout, an injected ``sleep``/``clock`` and an ``on_progress`` callback. Success of
-a service change is decided by its operation (APPRUNNER_BEHAVIOR.md L3): a rolled-back update fails even
+a service change is decided by its operation (docs/apprunner-behavior.md L3): a rolled-back update fails even
 though the service is RUNNING again.
 """
 

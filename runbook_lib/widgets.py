@@ -72,6 +72,15 @@ class HandshakeState:
             f"'Complete handshake' and authorize {provider}. This cell goes on by itself when it is done."
         )
 
+    def how_to_complete(self) -> str:
+        """What to do, in words that fit a headless run: the sandbox's command, or the AWS console."""
+        if self.sandbox:
+            return (
+                f"This is the local sandbox: complete the handshake with `runbook sandbox handshake "
+                f"{self.name}` (its stand-in for the console's 'Complete handshake')."
+            )
+        return f"Open {self.console_url}, select the connection {self.name} and choose 'Complete handshake'."
+
     def text(self) -> str:
         """The one-line text view (headless progress and the executed notebook's fallback)."""
         limit = f" of {self.timeout_s:.0f}s" if self.timeout_s else ""
@@ -239,8 +248,7 @@ async def gate_connection(
             console_url=state.console_url,
         )
     raise WaitTimeout(
-        f"Complete the handshake at {state.console_url} (select {state.name}, 'Complete handshake'), "
-        "then re-run this step: it finds the connection by name and goes on.",
+        f"{state.how_to_complete()} Then re-run this step: it finds the connection by name and goes on.",
         seconds=final.elapsed_s,
         what=f"the handshake of connection {state.name}",
         last=final.status,
@@ -251,9 +259,10 @@ async def gate_connection(
 class _View:
     """Where the gate shows progress: a live widget, or text lines (headless)."""
 
-    def __init__(self, widget: HandshakeWidget | None, out: Callable[[str], None]) -> None:
+    def __init__(self, widget: HandshakeWidget | None, out: Callable[[str], None], handle: Any = None):
         self.widget = widget
         self.out = out
+        self.handle = handle  # the live widget's display, replaced by its final state when done
         self.last_status: str | None = None
 
     def show(self, state: HandshakeState) -> None:
@@ -271,22 +280,25 @@ class _View:
         return False
 
     def finish(self, state: HandshakeState) -> None:
-        """Leave a static, readable view of the final state in the notebook."""
-        from IPython.display import HTML, display
+        """Leave one view of the final state: the widget, with a static card where widgets do not render."""
+        from IPython.display import display
 
-        if self.widget is not None:
-            self.widget.update(state)
-        else:  # headless: the widget in its final state, so the executed notebook saves its state
-            final = HandshakeWidget(state)
-            final.update(state)
-            display(final.box)
-        display(HTML(state.html()), metadata={"runbook": {"handshake": state.status}})
-        self.out(state.text())
+        metadata = {"runbook": {"handshake": state.status}}
+        widget = self.widget or HandshakeWidget(state)  # headless: one saved in its final state
+        widget.update(state)
+        bundle = {**widget.box._repr_mimebundle_(), "text/html": state.html()}
+        if self.handle is not None:
+            self.handle.update(bundle, raw=True, metadata=metadata)
+        else:
+            display(bundle, raw=True, metadata=metadata)
+        if self.widget is None and state.status != self.last_status:
+            self.out(state.text())
 
 
 def _make_view(state: HandshakeState, sandbox: str | None, *, interactive: bool, out: Callable[[str], None]):
     if not interactive:
-        out(f"{state.instructions()}  Console: {state.console_url}")
+        if state.status != "AVAILABLE":
+            out(state.how_to_complete())
         return _View(None, out)
     from IPython.display import display
 
@@ -300,5 +312,4 @@ def _make_view(state: HandshakeState, sandbox: str | None, *, interactive: bool,
             control.handshake(state.name, "AVAILABLE", region=state.region)
 
     widget = HandshakeWidget(state, complete=complete)
-    display(widget.box)
-    return _View(widget, out)
+    return _View(widget, out, display(widget.box, display_id=True))

@@ -38,7 +38,10 @@ SERVER_OPTIONS: dict[str, dict[str, Any]] = {
     "--handshake": {
         "choices": ("auto", "manual"),
         "default": "auto",
-        "help": "auto: new connections become AVAILABLE after a few seconds, as if a person clicked",
+        "help": "what completes a new connection's handshake. auto (the default): it becomes AVAILABLE by "
+        "itself after --handshake-seconds, as if a person clicked in the console. manual: it stays "
+        "PENDING_HANDSHAKE until `runbook sandbox handshake NAME` (or the notebook widget's sandbox "
+        "button) completes it, as on AWS [auto]",
     },
     "--handshake-seconds": {"type": float, "default": 3.0, "help": "delay of the auto handshake [3]"},
     "--op-seconds": {"type": float, "default": 2.0, "help": "how long service operations take [2]"},

@@ -21,6 +21,7 @@ Describe*/List*/Get*/Head*). Control-API and stand-in requests are not logged.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -180,6 +181,7 @@ class SandboxApp:
         self._moto: Any = None
         self._moto_lock = threading.Lock()
         self.enforcer = Enforcer(SandboxLookups(self.apprunner))
+        self._s3_writes = threading.Lock()  # moto checks If-None-Match / If-Match, then writes: one at a time
 
     # ------------------------------------------------------------------ dispatch
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -266,8 +268,10 @@ class SandboxApp:
             captured["status"] = int(status.split(" ", 1)[0])
             return start_response(status, headers, exc_info)
 
-        result = self._moto_app()(environ, capture)
-        chunks = list(result)
+        conditional = service == "s3" and method in ("PUT", "POST", "DELETE")
+        with self._s3_writes if conditional else contextlib.nullcontext():
+            result = self._moto_app()(environ, capture)
+            chunks = list(result)
         if hasattr(result, "close"):
             result.close()
         status = captured.get("status", 500)

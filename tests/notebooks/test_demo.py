@@ -8,6 +8,7 @@ port.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -35,7 +36,8 @@ def test_make_demo_from_a_fresh_clone(tmp_path: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         assert "service URL" in done.stdout and "runs/" in done.stdout
-        assert "the app answers at: http://127.0.0.1:" in done.stdout and "sandbox's stand-in" in done.stdout
+        assert re.search(r"URL: +http://127\.0\.0\.1:\d+/_sandbox/", done.stdout), done.stdout  # the verify card
+        assert "HTTP status:" in done.stdout and "sandbox's stand-in" in done.stdout
         (run,) = [p for p in (clone / "runs").iterdir() if p.is_dir()]
         assert json.loads((run / "manifest.json").read_text())["status"] == "succeeded"
         state = json.loads((clone / ".runbook" / "sandbox.json").read_text())

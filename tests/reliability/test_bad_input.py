@@ -124,7 +124,7 @@ USAGE = st.one_of(
     words.map(lambda w: (["up", GOOD, "--no-such-" + w.lower()], "unrecognized arguments")),
     st.just((["up", GOOD, "-p", "only_a_name"], "-p")),
     st.just((["plan", GOOD, GOOD], "unrecognized arguments")),
-    st.just((["audit", "verify"], "RUN_DIR")),
+    st.just((["audit", "verify"], "PATH")),
 )
 
 

@@ -1,6 +1,6 @@
 """Connections, VPC connectors, auto scaling and observability configurations, tags.
 
-Covers APPRUNNER_BEHAVIOR.md "Emulator must": E16 (PENDING_HANDSHAKE, duplicate name, control-API
+Covers docs/apprunner-behavior.md "Emulator must": E16 (PENDING_HANDSHAKE, duplicate name, control-API
 handshake, auto handshake), E17 (exact-name filter, delete in use refused, DELETED briefly visible, unknown
 ARN), E18 (ACTIVE revision 1, duplicate name, unknown subnet / SG, two VPCs, default SG), E19 (in use and
 release lag, INACTIVE + DeletedAt, describable), E20 (AWSAppRunnerManaged ENIs hold the SG:

@@ -1,6 +1,6 @@
 """Service and operation lifecycle of the emulator.
 
-Covers APPRUNNER_BEHAVIOR.md "Emulator must": E5 (create → OPERATION_IN_PROGRESS → RUNNING /
+Covers docs/apprunner-behavior.md "Emulator must": E5 (create → OPERATION_IN_PROGRESS → RUNNING /
 CREATE_FAILED), E6 (duplicate name; name free after DELETED), E7 (Update/Delete/Pause/Resume refused while
 OPERATION_IN_PROGRESS, StartDeployment InvalidRequest, reads and tags still work), E8 (pause/resume rules),
 E9 (update returns the new config at once; source-type / name rules; rebuild from CREATE_FAILED; rollback

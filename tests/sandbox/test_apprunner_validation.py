@@ -1,6 +1,6 @@
 """Server-side validation and pagination.
 
-Covers APPRUNNER_BEHAVIOR.md "Emulator must": E2 (what botocore leaves to the server: patterns, enums,
+Covers docs/apprunner-behavior.md "Emulator must": E2 (what botocore leaves to the server: patterns, enums,
 max bounds, CPU/memory pairs, health-check bounds, exactly one source, ImageIdentifier pattern,
 VpcConnectorArn only with VPC egress — see test_apprunner_resources — and DeleteAllRevisions only with a
 name ARN) and E4 (NextToken/MaxResults, the 20-item maximum of ListServices/ListOperations, short and empty

@@ -46,7 +46,7 @@ def test_verify_passes_then_names_the_altered_file(tmp_path: Path) -> None:
 
 def test_verify_reports_a_missing_link_an_added_file_and_a_missing_file(tmp_path: Path) -> None:
     first = _run(tmp_path, "a")
-    second = _run(tmp_path, "b")
+    second = _run(tmp_path, "a")  # one environment's chain
     (first / "manifest.json").unlink()
     problems = audit.verify(str(second))
     assert any("previous manifest" in p.problem and first.name in p.file for p in problems)
@@ -58,7 +58,7 @@ def test_verify_reports_a_missing_link_an_added_file_and_a_missing_file(tmp_path
 
 def test_verify_of_an_altered_earlier_manifest_breaks_the_chain(tmp_path: Path) -> None:
     first = _run(tmp_path, "a")
-    second = _run(tmp_path, "b")
+    second = _run(tmp_path, "a")
     (first / "manifest.json").write_text((first / "manifest.json").read_text().replace('"a"', '"x"'))
     assert audit.verify(str(second))
 
@@ -74,6 +74,7 @@ def test_history_one_row_per_run_with_filter(tmp_path: Path) -> None:
         {"name": "b", "action": "down", "status": "failed", "changes": 1},
     ]
     assert list(audit.history(str(tmp_path), name="b")["name"]) == ["b"]
+    assert not table[["account", "service_url", "caller"]].isna().any().any()  # blank, never NaN
     assert audit.history(str(tmp_path / "nothing")).empty
 
 

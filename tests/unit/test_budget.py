@@ -53,10 +53,10 @@ class _NoKernel:
 
     def start(self) -> None: ...
 
-    def take(self) -> None:
+    def take(self, stop: Any = None) -> None:
         return None
 
-    def close(self, reusable: bool = False) -> None: ...
+    def close(self, reusable: bool = False, *, wait: bool = True) -> None: ...
 
 
 @pytest.fixture

@@ -109,6 +109,19 @@ def test_cell_timeout_interrupts_and_still_writes(tmp_path: Path) -> None:
     assert any(o.get("ename") == "CellTimeoutError" for c in nb.cells for o in c.get("outputs", []))
 
 
+def test_after_a_signal_no_further_cell_starts_and_the_notebook_is_written(tmp_path: Path) -> None:
+    from runbook_lib import signals
+
+    stop = signals.StopState()
+    source = _notebook(tmp_path / "stop.ipynb", "first = 1", "second = 2")
+    stop.request(2)  # SIGINT came: no cell starts from now on
+    done, out = _execute(tmp_path, source, stop=stop)
+    assert done.status == "failed" and done.error["type"] == "StoppedBeforeCell", done.error
+    nb = nbformat.read(out, as_version=4)
+    assert any(o.get("ename") == "StoppedBeforeCell" for c in nb.cells for o in c.get("outputs", []))
+    assert runner._refuse_cells_once(None) is None
+
+
 def _printed(out: Path) -> list[str]:
     nb = nbformat.read(out, as_version=4)
     return [o["text"].strip() for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
@@ -199,10 +212,13 @@ def test_collect_keeps_the_last_word_per_resource() -> None:
             {
                 "kind": "verify",
                 "step": "service",
-                "data": [{"extra": {"ok": True, "http_url": "http://x/", "status_code": 200}}],
+                "data": [{"extra": {"ok": True, "http_url": "http://x/", "status_code": 200,
+                                    "latency_ms": 3.0, "first_line": "ok"}}],  # fmt: skip
             },
         ],
     )
     assert [r["action"] for r in manifest.resources] == ["CREATED"]
     assert manifest.plan[0]["action"] == "CREATE" and manifest.service_url == "https://abc.example"
-    assert manifest.verify == {"http_url": "http://x/", "status_code": 200, "ok": True}
+    assert manifest.verify == {
+        "http_url": "http://x/", "status_code": 200, "latency_ms": 3.0, "first_line": "ok", "ok": True
+    }  # fmt: skip

@@ -655,6 +655,7 @@ def test_verify_reports_status_code(fake, params, monkeypatch) -> None:
     with pytest.raises(ResourceNotFound, match="`service` step"):
         verify_service(fake, params)
     running_service(fake, params)
-    monkeypatch.setattr("runbook_lib.service._http_status", lambda url, timeout: (503, ""))
+    answer = (503, "", 12.5, "unavailable")
+    monkeypatch.setattr("runbook_lib.service._http_status", lambda url, timeout: answer)
     result = verify_service(fake, params)
     assert result.extra["status_code"] == 503 and result.extra["ok"] is False and "503" in result.detail

@@ -194,7 +194,7 @@ def test_gate_headless_waits_for_the_aws_state_then_returns(sandbox_env) -> None
     assert any("Complete handshake" in line or "sandbox" in line for line in lines)
 
 
-def test_gate_times_out_with_console_url_and_resume_hint(sandbox_env) -> None:
+def test_gate_times_out_with_the_way_to_complete_it_and_resume_hint(sandbox_env) -> None:
     from runbook_lib.clients import make_clients
     from runbook_lib.errors import WaitTimeout
     from runbook_lib.widgets import gate_connection
@@ -213,7 +213,9 @@ def test_gate_times_out_with_console_url_and_resume_hint(sandbox_env) -> None:
             )
         )
     text = str(info.value)
-    assert "#/connections" in text and "re-run" in text and params.connection.name in text
+    assert f"`runbook sandbox handshake {params.connection.name}`" in text and "re-run" in text  # sandbox
+    on_aws = HandshakeState(params.connection.name, "GITHUB", "us-east-1").how_to_complete()
+    assert "#/connections" in on_aws and "Complete handshake" in on_aws and "sandbox" not in on_aws
 
 
 def test_gate_fails_on_error_status(sandbox_env) -> None:

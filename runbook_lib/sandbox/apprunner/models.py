@@ -5,7 +5,7 @@ together with the shared clock, the status-transition helper, the configuration 
 Models raise one small exception class per AWS error code; ``responses.py`` turns them into AWS JSON in
 one place.
 
-Behaviours APPRUNNER_BEHAVIOR.md marks as unverified, and the choice made here (documented-most-likely):
+Behaviours AWS leaves undocumented (docs/apprunner-behavior.md), and the choice made here:
 
 - CreateService with a connection that is missing or not AVAILABLE → ``InvalidRequestException`` (E14).
 - Duplicate connection name / duplicate ACTIVE VPC connector name → ``InvalidRequestException``.
