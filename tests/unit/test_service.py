@@ -44,6 +44,7 @@ INPUTS = ServiceInputs(
 )
 MODEL = botocore.session.get_session().get_service_model("apprunner")
 CONFIG_KEYS = (
+    "ObservabilityConfiguration",
     "SourceConfiguration",
     "InstanceConfiguration",
     "HealthCheckConfiguration",
@@ -360,7 +361,7 @@ def test_request_variants_repository_source_secrets_no_network(params) -> None:
 
 def test_diff_normalizes_units_defaults_and_asc_suffix(params) -> None:
     request = build_create_service_request(params, INPUTS)
-    described = {k: copy.deepcopy(request[k]) for k in CONFIG_KEYS}
+    described = {k: copy.deepcopy(request[k]) for k in CONFIG_KEYS if k in request}
     described["InstanceConfiguration"].update({"Cpu": "1024", "Memory": "2048"})
     described["HealthCheckConfiguration"]["Protocol"] = "http"
     del described["NetworkConfiguration"]["IpAddressType"]  # default filled in
@@ -602,7 +603,7 @@ def test_image_source_is_refused(fake, params, t) -> None:
     }
     svc = fake.apprunner.add(SourceConfiguration=image)
     fake.apprunner.tags[svc["ServiceArn"]] = dict(params.owned_tags)
-    with pytest.raises(ResourceConflict, match="source type"):
+    with pytest.raises(ResourceConflict, match="replace required"):
         ensure(fake, params, t)
     assert fake.apprunner.mutating() == []
 
