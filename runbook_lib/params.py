@@ -133,13 +133,12 @@ class ImageParams(_Model):
     @field_validator("identifier")
     @classmethod
     def _identifier(cls, v: str) -> str:
-        check_api(v, "ImageIdentifier")
         if not (ECR_PRIVATE.match(v) or ECR_PUBLIC.match(v)):
             raise ValueError(
                 "must be a private ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag|@digest]) "
                 "or an ECR Public one (public.ecr.aws/<alias>/<repo>[:tag])"
             )
-        return v
+        return check_api(v, "ImageIdentifier")  # the API model's pattern, as App Runner checks it
 
     @model_validator(mode="after")
     def _consistent(self) -> ImageParams:
