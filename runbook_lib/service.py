@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from runbook_lib import image, observability
+from runbook_lib import diagnose, image, observability
 from runbook_lib.aws import call, console_url, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import InvalidRequest, InvalidState, ResourceConflict, ResourceNotFound, WaitFailed
@@ -427,7 +427,10 @@ class _Waits:
 def _operation(
     clients: Clients, params: Params, arn: str, op_id: str | None, op_type: str, w: _Waits
 ) -> None:
-    w.run(operation_finished(clients, arn, op_id, operation_type=op_type, what=_res(params)))
+    try:
+        w.run(operation_finished(clients, arn, op_id, operation_type=op_type, what=_res(params)))
+    except WaitFailed as err:  # App Runner gives no reason: it is in the service's log groups
+        raise diagnose.with_log_tail(clients, err, arn, op_id) from err
 
 
 def _busy_call(clients: Clients, params: Params, operation: str, arn: str, w: _Waits, **kw: Any) -> dict:
@@ -471,7 +474,8 @@ def _delete_and_wait(clients: Clients, params: Params, observed: dict[str, Any],
         if last.upper() != "DELETE_FAILED":
             return
         log.info("service %s ended DELETE_FAILED; re-issuing the delete", params.name)
-    raise WaitFailed(spec.failure_hint, what=spec.what, last="DELETE_FAILED", service_arn=arn)
+    failed = WaitFailed(spec.failure_hint, what=spec.what, last="DELETE_FAILED", service_arn=arn)
+    raise diagnose.with_log_tail(clients, failed, arn)
 
 
 def _reconcile_tags(
