@@ -329,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="delete everything owned (runs the teardown notebook)")
     _run_arguments(down, "down")
 
+    for op, text in (
+        ("pause", "pause the service (PauseService; unchanged when paused)"),
+        ("resume", "resume the service (ResumeService; unchanged when running)"),
+        ("deploy", "deploy the service again (StartDeployment), e.g. when auto deployments are off"),
+    ):
+        _run_arguments(sub.add_parser(op, help=f"{text}; a run of the audit trail"), op)
+
     policy = sub.add_parser("policy", help="the least-privilege IAM policy (JSON) an operator needs")
     policy.add_argument("params", metavar="PARAMS")
     policy.add_argument("--audit-dir", metavar="DIR", help="include write access to this s3:// audit dir")

@@ -49,6 +49,7 @@ from runbook_lib.sandbox.control import SandboxControl
 from runbook_lib.sandbox.ec2_shim import dependency_violation, ec2_error
 from runbook_lib.sandbox.iam_enforce import Denial, Enforcer, SandboxLookups, json_object
 from runbook_lib.sandbox.iam_requests import AwsRequest
+from runbook_lib.sandbox.managed_policies import seed_managed_policies
 
 log = logging.getLogger(__name__)
 _BODY_REDACTOR = Redactor()  # by name: secret-named members (passwords, tokens, secret keys)
@@ -249,6 +250,8 @@ class SandboxApp:
         _, refused = self._authorize(environ, service, operation, region, params)
         if refused is not None:
             return self._refuse(start_response, service, region, operation, refused)
+        if service == "iam":
+            seed_managed_policies()
         if service == "ec2":
             with self.apprunner.lock:
                 message = dependency_violation(region, params)
