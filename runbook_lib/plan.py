@@ -480,6 +480,8 @@ def teardown(
         )
     left: dict[str, Result] = {}
     results = [_delete_unless_blocked(params, resource, delete, left) for resource, delete in deletes]
+    unused = {"access_role": not params.access_role_name, "observability": params.observability is None}
+    results = [r for r in results if not (unused.get(r.resource) and r.action is Action.ABSENT)]  # not shown
     if raise_if_left:
         check_teardown(results)
     return results
