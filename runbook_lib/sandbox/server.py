@@ -247,7 +247,8 @@ class SandboxApp:
             operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
         else:
             operation = f"{method} {environ.get('PATH_INFO', '/')}"
-        _, refused = self._authorize(environ, service, operation, region, params)
+        asked = {**params, **json_object(body)} if json_body and body else params  # e.g. logs' JSON members
+        _, refused = self._authorize(environ, service, operation, region, asked)
         if refused is not None:
             return self._refuse(start_response, service, region, operation, refused)
         if service == "iam":
