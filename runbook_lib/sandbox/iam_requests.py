@@ -2,8 +2,9 @@
 
 ``checks(request, lookups)`` turns one request served by the sandbox into the list of
 :class:`~runbook_lib.sandbox.iam_policy.Check` that must all be allowed. The tables cover every
-operation the runbook calls (App Runner, IAM, EC2, S3 for the audit trail; ``sts:GetCallerIdentity``
-needs no permission, as on AWS); any other operation is checked as ``<service>:<Operation>`` on ``*``.
+operation the runbook calls (App Runner, IAM, EC2, S3 for the audit trail, CloudWatch Logs reads on the
+log group or stream; ``sts:GetCallerIdentity`` needs no permission, as on AWS); any other operation
+is checked as ``<service>:<Operation>`` on ``*``.
 
 Resource ARNs and condition keys follow the Service Authorization Reference: App Runner creates are
 authorised on ``<type>/<name>/*`` (the id is not known yet) with ``aws:RequestTag/*`` and
