@@ -22,11 +22,15 @@ SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": 
 def summarize(params: Params) -> str:
     """One line describing what a parameter file provisions."""
     src = params.source
-    how = src.runtime or "apprunner.yaml"
+    how = (
+        f"image {src.image.identifier} ({src.image.type})"
+        if src.image
+        else (f"{src.runtime or 'apprunner.yaml'} from {src.repository_url}@{src.branch}")
+    )
     egress = f"VPC egress via {params.network.connector_name}" if params.network else "public egress"
     return (
-        f"service {params.name} in {params.account_id}/{params.region}: {how} from "
-        f"{src.repository_url}@{src.branch}, {params.instance.cpu}/{params.instance.memory}, {egress}"
+        f"service {params.name} in {params.account_id}/{params.region}: {how}, "
+        f"{params.instance.cpu}/{params.instance.memory}, {egress}"
     )
 
 
