@@ -246,7 +246,9 @@ class SourceParams(_Model):
         return self
 
     def _image_source(self) -> SourceParams:
-        """An image source: no code-repository settings; ECR Public without automatic deployments."""
+        """An image source: no code-repository settings; ECR Public without automatic deployments
+        (App Runner answers "App Runner doesn't support automatic deployments for an image in an ECR
+        Public repository": hashicorp/terraform-provider-aws#24631)."""
         problems = [f"{f} (a code-repository setting)" for f in CODE_ONLY if getattr(self, f)]
         if self.configuration_source != "API" or self.source_directory != "/":
             problems.append("configuration_source / source_directory (code-repository settings)")

@@ -170,9 +170,8 @@ def _extra_inputs(clients: Clients, params: Params) -> tuple[str | None, str | N
         access = role["arn"]
     traced = observability.plan_observability(clients, params)
     if traced is not None and traced.action is not Action.UNCHANGED:
-        raise _missing(
-            "autoscaling", f"observability configuration {traced.name} with tracing {traced.changes}"
-        )
+        vendor = observability.wanted_vendor(params)
+        raise _missing("autoscaling", f"observability configuration {traced.name} with tracing {vendor}")
     return access, traced.arn if traced else None
 
 
