@@ -2,9 +2,12 @@
 
 App Runner takes an image from private Amazon ECR (``ImageRepositoryType: ECR``, with an access role
 that trusts ``build.apprunner.amazonaws.com``) or from ECR Public (``ECR_PUBLIC``, no access role, no
-automatic deployments). The source type of a service cannot change in place: UpdateService takes "the
-same member type as at creation" (Terraform's ``aws_apprunner_service`` marks ``code_repository`` /
-``image_repository`` as exclusive; the API reference of UpdateService), so a switch is a replacement.
+automatic deployments). The source type of a service cannot change in place: "you can't switch from
+code to image or the other way around. This means that you must provide the same structure member of
+SourceConfiguration that you originally included when you created the service" (API reference,
+UpdateService ``SourceConfiguration``; developer guide, "Configuring an App Runner service"), so a switch
+is a replacement. Terraform's ``aws_apprunner_service`` makes ``code_repository`` / ``image_repository``
+``ExactlyOneOf`` (``internal/service/apprunner/service.go``).
 """
 
 from __future__ import annotations
