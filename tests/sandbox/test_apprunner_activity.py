@@ -100,3 +100,17 @@ def test_observability_configuration_in_use_cannot_be_deleted(ar: Any, make_serv
         ObservabilityConfigurationArn=obs["ObservabilityConfigurationArn"]
     )
     assert gone["ObservabilityConfiguration"]["Status"] == "INACTIVE"
+
+
+def test_a_deployment_of_a_deleted_image_rolls_back_with_the_reason(ar: Any, sb: Any, iam: Any) -> None:
+    ecr = client(sb, "ecr")
+    ecr.create_repository(repositoryName="demo")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName="demo", imageManifest=json.dumps(manifest), imageTag="1")
+    svc = image_service(ar, iam)
+    ecr.batch_delete_image(repositoryName="demo", imageIds=[{"imageTag": "1"}])
+    op = ar.start_deployment(ServiceArn=svc["ServiceArn"])["OperationId"]
+    (latest, *_) = ar.list_operations(ServiceArn=svc["ServiceArn"])["OperationSummaryList"]
+    assert (latest["Id"], latest["Status"]) == (op, "ROLLBACK_SUCCEEDED")
+    assert ar.describe_service(ServiceArn=svc["ServiceArn"])["Service"]["Status"] == "RUNNING"
+    assert any("Failed to pull" in e for e in lines(sb, svc)[f"deployment/{op}"])

@@ -1473,7 +1473,11 @@ class AppRunnerBackend:
             )
         svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
         op = self._new_operation(svc, "START_DEPLOYMENT")
-        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "RUNNING", "SUCCEEDED"))
+        problem = activity.image_problem(self, svc.config)  # e.g. the tag was deleted from ECR
+        if problem:
+            self.failure_reasons[op.id] = problem
+        outcome = "ROLLBACK_SUCCEEDED" if problem else "SUCCEEDED"
+        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "RUNNING", outcome))
         return op
 
     def list_services(self) -> list[Service]:
