@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from runbook_lib import Action, apply, make_clients, plan, teardown
-from runbook_lib.errors import ResourceConflict, WaitFailed
+from runbook_lib.errors import InvalidState, ResourceConflict, ResourceNotFound, WaitFailed
 from runbook_lib.iam import ACCESS_PRINCIPAL, ECR_ACCESS_POLICY
 from runbook_lib.operations import deploy_service, pause_service, resume_service
 from runbook_lib.params import parse_params, read_document
@@ -187,3 +187,17 @@ def test_failed_create_shows_the_log_tail_with_the_group_name(env) -> None:
     assert service["Status"] == "CREATE_FAILED"
     assert f"Log tail of {group}:" in text and "Failed to pull your application image" in text
     assert info.value.to_dict()["log_tail"][0]["group"] == group
+
+
+def test_commands_refuse_what_app_runner_would_refuse_before_any_call(env) -> None:
+    clients, _, control = env
+    params = image_params(PUBLIC)
+    t = SimTime(control)
+    with pytest.raises(ResourceNotFound, match="runbook up"):
+        pause_service(clients, params, sleep=t.sleep, clock=t.clock)
+    apply_all(clients, params, control)
+    pause_service(clients, params, sleep=t.sleep, clock=t.clock)
+    control.clear_requests()
+    with pytest.raises(InvalidState, match="resume"):
+        deploy_service(clients, params, sleep=t.sleep, clock=t.clock)
+    assert mutating(control) == []
