@@ -28,13 +28,19 @@ def step_waits(params: Params, step: str) -> dict[str, float]:
         "security group deletion": float(t.security_group_delete_s),
     }
     waits: dict[str, dict[str, float]] = {
-        "connection": {"handshake": float(params.connection.handshake_timeout_s)},
+        "connection": {
+            "handshake": float(params.connection.handshake_timeout_s) if params.connection else 0.0
+        },
         # a busy service settles, a failed one is deleted, then the create/update/resume operation
         "service": {
             "service settling": service,
             "failed service deletion": service,
             "service operation": service,
             **connector,
+        },
+        **{
+            op: {"service settling": service, "service operation": service}
+            for op in ("pause", "resume", "deploy")
         },
         "teardown": {
             "service settling": service,

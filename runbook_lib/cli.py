@@ -22,11 +22,15 @@ SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": 
 def summarize(params: Params) -> str:
     """One line describing what a parameter file provisions."""
     src = params.source
-    how = src.runtime or "apprunner.yaml"
+    how = (
+        f"image {src.image.identifier} ({src.image.type})"
+        if src.image
+        else (f"{src.runtime or 'apprunner.yaml'} from {src.repository_url}@{src.branch}")
+    )
     egress = f"VPC egress via {params.network.connector_name}" if params.network else "public egress"
     return (
-        f"service {params.name} in {params.account_id}/{params.region}: {how} from "
-        f"{src.repository_url}@{src.branch}, {params.instance.cpu}/{params.instance.memory}, {egress}"
+        f"service {params.name} in {params.account_id}/{params.region}: {how}, "
+        f"{params.instance.cpu}/{params.instance.memory}, {egress}"
     )
 
 
@@ -373,6 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(sub.add_parser("up", help="create or update everything (runs the notebooks)"), "up")
     down = sub.add_parser("down", help="delete everything owned (runs the teardown notebook)")
     _run_arguments(down, "down")
+
+    for op, text in (
+        ("pause", "pause the service (PauseService; unchanged when paused)"),
+        ("resume", "resume the service (ResumeService; unchanged when running)"),
+        ("deploy", "deploy the service again (StartDeployment), e.g. when auto deployments are off"),
+    ):
+        _run_arguments(sub.add_parser(op, help=f"{text}; a run of the audit trail"), op)
 
     policy = sub.add_parser("policy", help="the least-privilege IAM policy (JSON) an operator needs")
     policy.add_argument("params", metavar="PARAMS")

@@ -82,6 +82,16 @@ def diff_connection(params: Params, observed: dict[str, Any]) -> tuple[Change, .
     return ()
 
 
+NOT_NEEDED = "not needed: an image service uses no source connection"
+
+
+def not_needed(params: Params) -> Result | None:
+    """The connection step's result for an image service (no connection section), else None."""
+    if params.connection is not None:
+        return None
+    return Result(RESOURCE, "-", Action.UNCHANGED, detail=NOT_NEEDED, extra={"not_needed": True})
+
+
 def _result(params: Params, action: Action, observed: dict[str, Any] | None, **kw: Any) -> Result:
     status = (observed or {}).get("status")
     detail = kw.pop("detail", None) or (f"status {status}" if status else "")

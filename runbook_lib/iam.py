@@ -292,3 +292,8 @@ def ensure_access_role(clients: Clients, params: Params, role_name: str) -> Resu
 def delete_access_role(clients: Clients, params: Params, role_name: str) -> Result:
     """Delete the ECR access role; ABSENT if it is gone."""
     return _delete(clients, params, "access_role", role_name)
+
+
+def plan_access_role(clients: Clients, params: Params, role_name: str) -> Result:
+    """Read-only: what ``ensure_access_role`` would do."""
+    return _plan(clients, params, access_role_spec(params, role_name))[0]

@@ -22,7 +22,10 @@ from runbook_lib.errors import ParameterError, Problem
 
 OWNER_TAG = "runbook:name"
 MANAGED_TAG = "runbook:tags"  # the params' tag keys the runbook set, joined by "+" (runbook_lib.ownership)
-ADOPTABLE = ("connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service")
+ADOPTABLE = (
+    "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
+    "access_role", "observability",
+)  # fmt: skip
 ASC_NAME_MAX = 32
 SANDBOX_ACCOUNT = "123456789012"
 
@@ -104,11 +107,57 @@ class ConnectionParams(_Model):
     _name = field_validator("name")(lambda v: check_api(v, "ConnectionName"))
 
 
-class SourceParams(_Model):
-    """The code repository and how App Runner builds and starts it."""
+ECR_PRIVATE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][\w./-]*([:@].+)?$")
+ECR_PUBLIC = re.compile(r"^public\.ecr\.aws/[a-z0-9][\w./-]*([:@].+)?$")
 
-    repository_url: str
-    branch: str = Field(min_length=1)
+
+def image_type(identifier: str) -> str:
+    """ECR_PUBLIC for ``public.ecr.aws/…``, else ECR (App Runner's ImageRepositoryType)."""
+    return "ECR_PUBLIC" if identifier.startswith("public.ecr.aws/") else "ECR"
+
+
+class ImageParams(_Model):
+    """A container image in Amazon ECR (private, with an access role) or ECR Public."""
+
+    identifier: str
+    type: Literal["ECR", "ECR_PUBLIC"]
+    access_role_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "type" not in data and isinstance(data.get("identifier"), str):
+            data = {**data, "type": image_type(data["identifier"].strip())}
+        return data
+
+    @field_validator("identifier")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not (ECR_PRIVATE.match(v) or ECR_PUBLIC.match(v)):
+            raise ValueError(
+                "must be a private ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repo>[:tag|@digest]) "
+                "or an ECR Public one (public.ecr.aws/<alias>/<repo>[:tag])"
+            )
+        return check_api(v, "ImageIdentifier")  # the API model's pattern, as App Runner checks it
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ImageParams:
+        if image_type(self.identifier) != self.type:
+            raise ValueError(f"type: {self.type} does not match the identifier's registry")
+        if self.type == "ECR_PUBLIC" and self.access_role_name:
+            raise ValueError("access_role_name: ECR Public images need no access role; remove it")
+        return self
+
+
+CODE_ONLY = ("repository_url", "branch", "runtime", "build_command")
+
+
+class SourceParams(_Model):
+    """The code repository (or the container image) and how App Runner builds and starts it."""
+
+    repository_url: str | None = None
+    branch: str | None = Field(None, min_length=1)
+    image: ImageParams | None = None
     source_directory: str = "/"
     configuration_source: Literal["API", "REPOSITORY"] = "API"
     runtime: str | None = None
@@ -119,9 +168,22 @@ class SourceParams(_Model):
     secrets: dict[str, str] = Field(default_factory=dict)
     auto_deployments: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _image_defaults(cls, data: Any) -> Any:
+        """ECR Public images default to no automatic deployments (App Runner supports none for them)."""
+        image = data.get("image") if isinstance(data, dict) else None
+        ident = image.get("identifier") if isinstance(image, dict) else None
+        if isinstance(ident, str) and "auto_deployments" not in data:
+            public = image.get("type", image_type(ident.strip())) == "ECR_PUBLIC"
+            data = {**data, "auto_deployments": not public}
+        return data
+
     @field_validator("repository_url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         if not re.fullmatch(r"https://[A-Za-z0-9.-]+/\S+", v):
             raise ValueError("must be an https:// URL of the repository, e.g. https://github.com/org/app")
         return v.rstrip("/")
@@ -161,6 +223,12 @@ class SourceParams(_Model):
 
     @model_validator(mode="after")
     def _configuration(self) -> SourceParams:
+        if self.image is not None:
+            return self._image_source()
+        if not self.repository_url:
+            raise ValueError("repository_url: give exactly one of repository_url (code) or image")
+        if not self.branch:
+            raise ValueError("branch: is required for a code repository source")
         given = [f for f in ("runtime", "build_command", "start_command") if getattr(self, f)]
         if self.configuration_source == "REPOSITORY" and given:
             raise ValueError(
@@ -169,10 +237,31 @@ class SourceParams(_Model):
             )
         if self.configuration_source == "API" and not self.runtime:
             raise ValueError("runtime: is required when configuration_source is API")
+        return self._no_overlap()
+
+    def _no_overlap(self) -> SourceParams:
         overlap = sorted(set(self.env) & set(self.secrets))
         if overlap:
             raise ValueError(f"secrets: names used both in env and secrets: {', '.join(overlap)}")
         return self
+
+    def _image_source(self) -> SourceParams:
+        """An image source: no code-repository settings; ECR Public without automatic deployments
+        (App Runner answers "App Runner doesn't support automatic deployments for an image in an ECR
+        Public repository": hashicorp/terraform-provider-aws#24631)."""
+        problems = [f"{f} (a code-repository setting)" for f in CODE_ONLY if getattr(self, f)]
+        if self.configuration_source != "API" or self.source_directory != "/":
+            problems.append("configuration_source / source_directory (code-repository settings)")
+        if problems:
+            raise ValueError(
+                f"image: give exactly one of repository_url or image; remove {', '.join(problems)}"
+            )
+        if self.image and self.image.type == "ECR_PUBLIC" and self.auto_deployments:
+            raise ValueError(
+                "auto_deployments: App Runner supports automatic deployments only for private ECR images "
+                "in the same account, not for ECR Public"
+            )
+        return self._no_overlap()
 
 
 def _normalize_units(value: Any, units: dict[str, str], suffix: str) -> str:
@@ -326,6 +415,15 @@ class TimeoutParams(_Model):
     security_group_delete_s: int = Field(2700, ge=1, le=86400)  # while App Runner's ENIs hold the group
 
 
+class ObservabilityParams(_Model):
+    """Tracing through an owned observability configuration (revisioned by name, like auto scaling)."""
+
+    tracing: Literal["AWSXRAY"] | None = None
+    name: str
+
+    _name = field_validator("name")(lambda v: check_api(v, "ObservabilityConfigurationName"))
+
+
 class Params(_Model):
     """One environment: everything the runbook provisions, named after ``name``."""
 
@@ -333,13 +431,14 @@ class Params(_Model):
     account_id: str
     region: str
     tags: dict[str, str] = Field(default_factory=dict)
-    connection: ConnectionParams
+    connection: ConnectionParams | None = None  # not needed for an image source
     source: SourceParams
     instance: InstanceParams
     network: NetworkParams | None = None
     public: bool = True
     autoscaling: AutoscalingParams
     health_check: HealthCheckParams = Field(default_factory=HealthCheckParams)
+    observability: ObservabilityParams | None = None
     timeouts: TimeoutParams = Field(default_factory=TimeoutParams)
     audit_dir: str = "runs"
     adopt: list[Literal[ADOPTABLE]] = Field(default_factory=list)  # type: ignore[valid-type]
@@ -356,12 +455,18 @@ class Params(_Model):
             ("instance", "role_name", f"{name}-instance"),
             ("network", "connector_name", name),
             ("autoscaling", "name", autoscaling_name(name)),
+            ("observability", "name", autoscaling_name(name)),
         ):
-            value = data.get(section, {} if section != "network" else None)
+            value = data.get(section, {} if section not in ("network", "observability") else None)
             if isinstance(value, dict) and key not in value:
                 data[section] = {**value, key: default}
-            elif value is None and section != "network":
+            elif value is None and section not in ("network", "observability"):
                 data[section] = {key: default}
+        image = (data.get("source") or {}).get("image") if isinstance(data.get("source"), dict) else None
+        ident = image.get("identifier") if isinstance(image, dict) else None
+        if isinstance(ident, str) and "access_role_name" not in image:
+            if image.get("type", image_type(ident.strip())) == "ECR":
+                data["source"] = {**data["source"], "image": {**image, "access_role_name": f"{name}-access"}}
         return data
 
     _name = field_validator("name")(lambda v: check_api(v, "ServiceName"))
@@ -401,6 +506,10 @@ class Params(_Model):
 
     @model_validator(mode="after")
     def _provider_host(self) -> Params:
+        if self.source.image is not None or self.source.repository_url is None:
+            return self
+        if self.connection is None:
+            raise ValueError("connection: is required for a code repository source")
         host = PROVIDER_HOSTS[self.connection.provider]
         if f"//{host}/" not in self.source.repository_url + "/":
             raise ValueError(
@@ -414,6 +523,11 @@ class Params(_Model):
         tags) runbook:tags listing their keys, so that a key later removed from the params is removed."""
         managed = {MANAGED_TAG: "+".join(sorted(self.tags))} if self.tags else {}
         return {**self.tags, OWNER_TAG: self.name, **managed}
+
+    @property
+    def access_role_name(self) -> str | None:
+        """The private ECR access role the runbook owns, or None (code source or ECR Public)."""
+        return self.source.image.access_role_name if self.source.image else None
 
     @property
     def is_sandbox_account(self) -> bool:

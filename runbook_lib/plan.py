@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runbook_lib import autoscaling, connection, iam, network
+from runbook_lib import autoscaling, connection, iam, network, observability
 from runbook_lib.clients import Clients, check_account
 from runbook_lib.connection import (
     connections_console,
@@ -23,6 +23,9 @@ from runbook_lib.connection import (
     find_connection,
     plan_connection,
     wait_for_handshake,
+)
+from runbook_lib.connection import (
+    not_needed as connection_not_needed,
 )
 from runbook_lib.errors import (
     InvalidState,
@@ -64,7 +67,10 @@ class Plan:
         """Apply would neither change nor wait: all UNCHANGED, connection AVAILABLE, service RUNNING."""
         resources = {step.resource for step in self.steps}
         return {"connection", "service"} <= resources and all(
-            step.action is Action.UNCHANGED and SETTLED.get(step.resource) in (None, step.extra.get("status"))
+            step.action is Action.UNCHANGED
+            and (
+                SETTLED.get(step.resource) in (None, step.extra.get("status")) or step.extra.get("not_needed")
+            )
             for step in self.steps
         )
 
@@ -115,7 +121,9 @@ def resolve_inputs(clients: Clients, params: Params) -> ServiceInputs:
 
 
 def _resolve_inputs(clients: Clients, params: Params, service: dict[str, Any] | None) -> ServiceInputs:
-    conn = find_connection(clients, params)
+    conn = (
+        {"arn": "", "status": "AVAILABLE"} if params.connection is None else find_connection(clients, params)
+    )
     if conn is None:
         raise _missing("connection", f"connection {params.connection.name}")
     if conn["status"] != "AVAILABLE":
@@ -146,7 +154,25 @@ def _resolve_inputs(clients: Clients, params: Params, service: dict[str, Any] | 
         raise _missing(
             "autoscaling", f"auto scaling configuration {params.autoscaling.name} with these settings"
         )
-    return ServiceInputs(conn["arn"], role["arn"], connector_arn, planned.arn)
+    return ServiceInputs(
+        conn["arn"], role["arn"], connector_arn, planned.arn, *_extra_inputs(clients, params)
+    )
+
+
+def _extra_inputs(clients: Clients, params: Params) -> tuple[str | None, str | None]:
+    """The access role (private ECR) and the observability revision (tracing), found by name."""
+    access = None
+    if params.access_role_name:
+        role = iam.find_role(clients, params.access_role_name, policies=False)
+        if role is None:
+            raise _missing("instance_role", f"access role {params.access_role_name}")
+        claim(params, "access_role", role["name"], role["arn"], role["tags"])
+        access = role["arn"]
+    traced = observability.plan_observability(clients, params)
+    if traced is not None and traced.action is not Action.UNCHANGED:
+        vendor = observability.wanted_vendor(params)
+        raise _missing("autoscaling", f"observability configuration {traced.name} with tracing {vendor}")
+    return access, traced.arn if traced else None
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -179,11 +205,17 @@ def _planned_inputs(clients: Clients, params: Params, done: dict[str, Result]) -
     asc = done.get("autoscaling") or autoscaling.plan_autoscaling(
         clients, params, in_use_arn=_service_asc_arn(clients, params)
     )
+    access = done.get("access_role") or (
+        iam.plan_access_role(clients, params, params.access_role_name) if params.access_role_name else None
+    )
+    traced = done.get("observability") or observability.plan_observability(clients, params)
     return ServiceInputs(
-        connection_arn=_pending(conn) or "",
+        connection_arn=("" if conn.extra.get("not_needed") else _pending(conn)) or "",
         instance_role_arn=_pending(role),
         vpc_connector_arn=_pending(connector, {Action.UNCHANGED}),
         autoscaling_arn=_pending(asc, {Action.UNCHANGED}),
+        access_role_arn=_pending(access),
+        observability_arn=_pending(traced, {Action.UNCHANGED}),
     )
 
 
@@ -196,14 +228,20 @@ def plan(clients: Clients, params: Params, *, only: str | None = None) -> Plan:
 
 def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Result]) -> list[Result]:
     if step == "connection":
-        return [plan_connection(clients, params)]
+        return [connection_not_needed(params) or plan_connection(clients, params)]
     if step == "instance_role":
-        return [iam.plan_instance_role(clients, params)]
+        access = params.access_role_name
+        return [iam.plan_instance_role(clients, params)] + (
+            [iam.plan_access_role(clients, params, access)] if access else []
+        )
     if step == "network":
         return _plan_network(clients, params)
     if step == "autoscaling":
         in_use = _service_asc_arn(clients, params)
-        return [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)]
+        traced = observability.plan_observability(clients, params)
+        return [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)] + (
+            [traced] if traced else []
+        )
     return [plan_service(clients, params, _planned_inputs(clients, params, done))]
 
 
@@ -236,6 +274,9 @@ def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
 def _apply_connection(
     clients: Clients, params: Params, wait: bool, on_progress: Progress | None, sleep: Sleep, clock: Clock
 ) -> Result:
+    skipped = connection_not_needed(params)
+    if skipped is not None:
+        return skipped
     result = ensure_connection(clients, params, sleep=sleep, clock=clock)
     if not wait or result.extra.get("status") == "AVAILABLE":
         return result
@@ -288,6 +329,9 @@ def _apply_service(
             )
         )
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
+    pruned_traces = observability.prune_observability(clients, params, inputs.observability_arn)
+    if pruned_traces is not None:
+        results.append(pruned_traces)
     if asc_switched and inputs.autoscaling_arn:
         pruned = autoscaling.prune_autoscaling(
             clients, params, inputs.autoscaling_arn, sleep=sleep, clock=clock
@@ -324,6 +368,8 @@ def apply(
         results.append(_apply_connection(clients, params, wait_handshake, on_progress, sleep, clock))
     if "instance_role" in steps:
         results.append(iam.ensure_instance_role(clients, params))
+        if params.access_role_name:
+            results.append(iam.ensure_access_role(clients, params, params.access_role_name))
     if "network" in steps and params.network is not None:
         owned_group = None
         if not params.network.security_group_ids:
@@ -344,6 +390,8 @@ def apply(
         asc = autoscaling.ensure_autoscaling(clients, params, in_use_arn=in_use, sleep=sleep, clock=clock)
         results.append(asc)
         asc_switched = asc.action is not Action.UNCHANGED or (in_use is not None and asc.arn != in_use)
+        traced = observability.ensure_observability(clients, params)
+        results += [traced] if traced else []
     if "service" in steps:
         results += _apply_service(clients, params, old_connectors, asc_switched, on_progress, sleep, clock)
     return results
@@ -355,7 +403,8 @@ def apply(
 # What each deletion waits for: a resource is left while one it depends on remains (its wait ran out).
 TEARDOWN_NEEDS: dict[str, tuple[str, ...]] = {
     "service": (), "vpc_connector": ("service",), "security_group": ("vpc_connector",),
-    "autoscaling": ("service",), "instance_role": ("service",), "connection": ("service",),
+    "autoscaling": ("service",), "instance_role": ("service",), "access_role": ("service",),
+    "observability": ("service",), "connection": ("service",),
 }  # fmt: skip
 
 
@@ -363,7 +412,10 @@ def _teardown_names(params: Params) -> dict[str, str]:
     return {
         "service": params.name, "vpc_connector": network.connector_base_name(params),
         "security_group": network.security_group_name(params), "autoscaling": params.autoscaling.name,
-        "instance_role": params.instance.role_name, "connection": params.connection.name,
+        "instance_role": params.instance.role_name,
+        "connection": params.connection.name if params.connection else "-",
+        "access_role": params.access_role_name or f"{params.name}-access",
+        "observability": observability.config_name(params),
     }  # fmt: skip
 
 
@@ -415,13 +467,20 @@ def teardown(
         ("security_group", lambda: network.delete_security_group(clients, params, timeout=group_s, **waits)),
         ("autoscaling", lambda: autoscaling.delete_autoscaling(clients, params, sleep=sleep, clock=clock)),
         ("instance_role", lambda: iam.delete_instance_role(clients, params)),
+        (
+            "access_role",
+            lambda: iam.delete_access_role(clients, params, _teardown_names(params)["access_role"]),
+        ),
+        ("observability", lambda: observability.delete_observability(clients, params)),
     ]
-    if delete_connection:
+    if delete_connection and params.connection is not None:
         deletes.append(
             ("connection", lambda: connection.delete_connection(clients, params, sleep=sleep, clock=clock))
         )
     left: dict[str, Result] = {}
     results = [_delete_unless_blocked(params, resource, delete, left) for resource, delete in deletes]
+    unused = {"access_role": not params.access_role_name, "observability": params.observability is None}
+    results = [r for r in results if not (unused.get(r.resource) and r.action is Action.ABSENT)]  # not shown
     if raise_if_left:
         check_teardown(results)
     return results

@@ -20,19 +20,32 @@ Only actions the runbook calls, each on the narrowest resources and conditions t
   rules): App Runner does that work itself through AWSServiceRoleForAppRunner, and
   AWSAppRunnerFullAccess (enough for the console and API) grants none of them, so a direct API caller
   does not need them and this policy does not grant them.
+- Image services and tracing: the ECR access role is made, tagged and passed like the instance role
+  (``iam:PassRole`` to ``apprunner.amazonaws.com``; AWSAppRunnerFullAccess grants PassRole for both
+  roles) and gets ``AWSAppRunnerServicePolicyForECRAccess`` attached (``iam:PolicyARN``); observability
+  configurations are created tagged and described / deleted by name, like auto scaling configurations.
+- ``runbook pause|resume|deploy``: ``apprunner:PauseService``, ``ResumeService``, ``StartDeployment`` on
+  the service.
+- Failure diagnosis reads the service's log groups, ``/aws/apprunner/<name>/*``
+  (``logs:DescribeLogStreams`` on the group, ``logs:GetLogEvents`` on its streams). That statement is
+  OPTIONAL: without it a failure is reported all the same, its log tail replaced by "could not read it".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from runbook_lib import observability
+from runbook_lib.iam import ECR_ACCESS_POLICY
 from runbook_lib.params import OWNER_TAG, Params
 
-__all__ = ["APP_RUNNER_PRINCIPAL", "build_operator_policy"]
+__all__ = ["APP_RUNNER_PRINCIPAL", "DIAGNOSE_SID", "OPTIONAL", "build_operator_policy"]
 
 PARTITION = "aws"
 APP_RUNNER_PRINCIPAL = "apprunner.amazonaws.com"
 NETWORKING_PRINCIPAL = "networking.apprunner.amazonaws.com"
+DIAGNOSE_SID = "DiagnoseReadServiceLogs"
+OPTIONAL = frozenset({DIAGNOSE_SID})  # statements a successful run does not need (only a failing one)
 
 
 def _statement(sid: str, actions: list[str], resources: list[str], **condition: Any) -> dict[str, Any]:
@@ -59,15 +72,17 @@ def _connectors(params: Params, arn: str) -> list[str]:
 
 
 def _app_runner(params: Params, arn: str) -> list[dict[str, Any]]:
-    asc, conn = params.autoscaling.name, params.connection.name
+    asc, conn = params.autoscaling.name, params.connection.name if params.connection else params.name
     service = [f"{arn}:service/{params.name}/*"]
     used = [f"{arn}:connection/{conn}/*", f"{arn}:autoscalingconfiguration/{asc}/*"]
     used += _connectors(params, arn) if params.network is not None else []
+    used += [_observability_arn(params, arn)] if params.observability is not None else []
     lists = [
         "apprunner:ListServices",
         "apprunner:ListConnections",
         "apprunner:ListAutoScalingConfigurations",
         "apprunner:ListVpcConnectors",
+        "apprunner:ListObservabilityConfigurations",  # teardown looks for a configuration left behind
     ]
     owned = _owned_request(params)
     statements = [
@@ -79,7 +94,7 @@ def _app_runner(params: Params, arn: str) -> list[dict[str, Any]]:
             [
                 "apprunner:DescribeService", "apprunner:ListOperations", "apprunner:DeleteService",
                 "apprunner:ResumeService", "apprunner:TagResource", "apprunner:UntagResource",
-                "apprunner:ListTagsForResource",
+                "apprunner:ListTagsForResource", "apprunner:PauseService", "apprunner:StartDeployment",
             ],
             service,
         ),
@@ -113,7 +128,34 @@ def _app_runner(params: Params, arn: str) -> list[dict[str, Any]]:
             _statement("AppRunnerCreateVpcConnector", ["apprunner:CreateVpcConnector"],
                        _connectors(params, arn), **owned)
         )  # fmt: skip
-    return statements
+    return statements + _observability(params, arn)
+
+
+def _observability_arn(params: Params, arn: str) -> str:
+    return f"{arn}:observabilityconfiguration/{observability.config_name(params)}/*"
+
+
+def _observability(params: Params, arn: str) -> list[dict[str, Any]]:
+    """With an ``observability`` section (keep it, tracing omitted, while turning tracing off: the runbook
+    then deletes the configuration the service no longer uses)."""
+    if params.observability is None:
+        return []
+    configs = [_observability_arn(params, arn)]
+    return [
+        _statement("AppRunnerCreateObservability", ["apprunner:CreateObservabilityConfiguration"], configs,
+                   **_owned_request(params)),
+        _statement("AppRunnerObservability",
+                   ["apprunner:DescribeObservabilityConfiguration",
+                    "apprunner:DeleteObservabilityConfiguration", "apprunner:ListTagsForResource"], configs),
+    ]  # fmt: skip
+
+
+def _logs(params: Params) -> list[dict[str, Any]]:
+    """Reading the service's log groups when an operation fails (``diagnose``): optional, see OPTIONAL."""
+    groups = (
+        f"arn:{PARTITION}:logs:{params.region}:{params.account_id}:log-group:/aws/apprunner/{params.name}/*"
+    )
+    return [_statement(DIAGNOSE_SID, ["logs:DescribeLogStreams", "logs:GetLogEvents"], [groups])]
 
 
 def _service_linked_role(account: str, principal: str, role: str, sid: str) -> dict[str, Any]:
@@ -125,8 +167,11 @@ def _service_linked_role(account: str, principal: str, role: str, sid: str) -> d
 def _iam(params: Params) -> list[dict[str, Any]]:
     account = params.account_id
     role = f"arn:{PARTITION}:iam::{account}:role/{params.instance.role_name}"
+    # the ECR access role: made and passed for private ECR images; looked up (deleted if owned) by `down`
+    access = f"arn:{PARTITION}:iam::{account}:role/{params.access_role_name or params.name + '-access'}"
+    made = [role, access] if params.access_role_name else [role]
     statements = [
-        _statement("IamCreateInstanceRole", ["iam:CreateRole"], [role], **_owned_request(params)),
+        _statement("IamCreateInstanceRole", ["iam:CreateRole"], made, **_owned_request(params)),
         _statement(
             "IamInstanceRole",
             [
@@ -134,13 +179,19 @@ def _iam(params: Params) -> list[dict[str, Any]]:
                 "iam:DetachRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies",
                 "iam:DeleteRolePolicy",
             ],
-            [role],
+            [role, access],
         ),
-        _statement("IamPassInstanceRoleToAppRunner", ["iam:PassRole"], [role],
+        _statement("IamPassInstanceRoleToAppRunner", ["iam:PassRole"], made,
                    StringEquals={"iam:PassedToService": APP_RUNNER_PRINCIPAL}),
         _service_linked_role(account, APP_RUNNER_PRINCIPAL, "AWSServiceRoleForAppRunner",
                              "AppRunnerServiceLinkedRole"),
     ]  # fmt: skip
+    if params.access_role_name:
+        statements.insert(
+            1,
+            _statement("IamAttachEcrAccessPolicy", ["iam:AttachRolePolicy"], [access],
+                       ArnEquals={"iam:PolicyARN": [ECR_ACCESS_POLICY]}),
+        )  # fmt: skip
     if params.instance.policy_arns:
         statements.insert(
             1,
@@ -199,7 +250,7 @@ def build_operator_policy(params: Params, *, audit_dir: str | None = None) -> di
     ``audit_dir`` overrides the params' (an ``s3://bucket/prefix`` adds the audit trail's statements).
     """
     arn = f"arn:{PARTITION}:apprunner:{params.region}:{params.account_id}"
-    statements = _app_runner(params, arn) + _iam(params) + _ec2(params)
+    statements = _app_runner(params, arn) + _iam(params) + _ec2(params) + _logs(params)
     trail = audit_dir or params.audit_dir
     if trail.startswith("s3://"):
         statements += _s3(trail)

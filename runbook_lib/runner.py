@@ -54,6 +54,8 @@ SEQUENCES: dict[str, tuple[Step, ...]] = {
         Step("service", "05_service"),
     ),
     "down": (PREFLIGHT, Step("teardown", "90_teardown", ("delete_connection",))),
+    # commands on the running service: one operations notebook, its `operation` parameter the step name
+    **{op: (PREFLIGHT, Step(op, "50_operations", ("operation",))) for op in ("pause", "resume", "deploy")},
 }
 
 
@@ -98,6 +100,7 @@ RUNNER_PARAMETERS = {
     "params_path": "the PARAMS argument",
     "interactive": "False when run headless",
     "delete_connection": "the --delete-connection flag",
+    "operation": "the command (pause, resume or deploy)",
 }
 
 
@@ -735,7 +738,7 @@ def _cell_timeout(opts: RunOptions, params: Any, step: Step) -> float:
 
 
 def _step_parameters(step: Step, opts: RunOptions) -> dict[str, Any]:
-    known = {"delete_connection": opts.delete_connection}
+    known = {"delete_connection": opts.delete_connection, "operation": step.name}
     return {name: known[name] for name in step.parameters}
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from runbook_lib import diagnose, image, observability
 from runbook_lib.aws import call, console_url, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import InvalidRequest, InvalidState, ResourceConflict, ResourceNotFound, WaitFailed
@@ -57,13 +58,17 @@ class ServiceInputs:
     instance_role_arn: str | None
     vpc_connector_arn: str | None
     autoscaling_arn: str | None
+    access_role_arn: str | None = None  # private ECR images
+    observability_arn: str | None = None  # tracing on
 
 
 # ------------------------------------------------------------------------------------------ builders
 
 
 def build_source_configuration(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
-    """The complete SourceConfiguration (a CodeRepository), sent on create and on every update (L7)."""
+    """The complete SourceConfiguration (a CodeRepository or an image), sent whenever it changed (L7)."""
+    if params.source.image is not None:
+        return image.build_image_source(params, inputs.access_role_arn)
     src = params.source
     code: dict[str, Any] = {"ConfigurationSource": src.configuration_source}
     if src.configuration_source == "API":
@@ -118,16 +123,16 @@ def _configuration(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
     }
     if inputs.autoscaling_arn:
         request["AutoScalingConfigurationArn"] = inputs.autoscaling_arn
+    request["ObservabilityConfiguration"] = observability.build_observability_member(inputs.observability_arn)
     return request
 
 
 def build_create_service_request(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
-    """CreateService payload (pure), tagged with ``params.owned_tags``."""
-    return {
-        "ServiceName": params.name,
-        **_configuration(params, inputs),
-        "Tags": tag_list(params.owned_tags),
-    }
+    """CreateService payload (pure), tagged with ``params.owned_tags``; observability only when on."""
+    configuration = _configuration(params, inputs)
+    if not inputs.observability_arn:
+        configuration.pop("ObservabilityConfiguration")
+    return {"ServiceName": params.name, **configuration, "Tags": tag_list(params.owned_tags)}
 
 
 # which UpdateService member carries each diffed field (prefix match; see docs/reliability.md)
@@ -136,6 +141,7 @@ BLOCK_OF = {
     "instance.": "InstanceConfiguration", "health_check.": "HealthCheckConfiguration",
     "network.": "NetworkConfiguration", "public": "NetworkConfiguration",
     "ip_address_type": "NetworkConfiguration", "autoscaling_configuration": "AutoScalingConfigurationArn",
+    "observability": "ObservabilityConfiguration",
 }  # fmt: skip
 
 
@@ -182,13 +188,17 @@ def _units(value: Any, units: dict[str, str]) -> str:
 def desired_fields(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
     """The service as flat, normalized fields (names follow the params) for diffs and plans."""
     src, hc = params.source, params.health_check
-    fields: dict[str, Any] = {
+    code = {
         "source.repository_url": src.repository_url,
         "source.branch": src.branch,
         "source.source_directory": src.source_directory,
         "source.configuration_source": src.configuration_source,
         "source.auto_deployments": src.auto_deployments,
         "connection_arn": inputs.connection_arn,
+    }
+    fields: dict[str, Any] = {
+        **(image.desired_image_fields(params, inputs.access_role_arn) if src.image else code),
+        "observability": observability.observability_key(inputs.observability_arn),
         "instance.cpu": _units(params.instance.cpu, CPU_UNITS),
         "instance.memory": _units(params.instance.memory, MEMORY_UNITS),
         "instance.role_arn": inputs.instance_role_arn,
@@ -205,7 +215,7 @@ def desired_fields(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
     }
     if inputs.autoscaling_arn:
         fields["autoscaling_configuration"] = asc_key(inputs.autoscaling_arn)
-    if src.configuration_source == "API":
+    if src.configuration_source == "API" and not src.image:
         fields.update({
             "source.runtime": src.runtime,
             "source.build_command": src.build_command,
@@ -256,6 +266,8 @@ def observed_fields(service: dict[str, Any]) -> dict[str, Any]:
         "source.port": str(values.get("Port", "8080")),
         "source.env": dict(values.get("RuntimeEnvironmentVariables") or {}),
         "source.secrets": dict(values.get("RuntimeEnvironmentSecrets") or {}),
+        "observability": observability.observed_key(service),
+        **(image.observed_image_fields(service) if source.get(image.IMAGE) else {}),
     }
 
 
@@ -325,12 +337,26 @@ def claimed_tags(clients: Clients, params: Params, observed: dict[str, Any]) -> 
     return tags
 
 
+SOURCE_SWITCH = (
+    "replace required: App Runner's UpdateService cannot switch a service between a code repository and "
+    "an image ({was} -> {wanted}). Delete the service (`runbook down PARAMS`, which keeps the connection) "
+    "and run `runbook up PARAMS` again; the new service gets a new URL."
+)
+
+
+def _source_switch(params: Params, observed: dict[str, Any]) -> str | None:
+    """The replace-required message when the params ask for the other source type, else None."""
+    wanted = image.source_type(params)
+    if observed["source_type"] == wanted:
+        return None
+    return SOURCE_SWITCH.format(was=observed["source_type"], wanted=wanted)
+
 
 def _refuse_source_type(params: Params, observed: dict[str, Any]) -> None:
-    if observed["source_type"] != "CodeRepository":
+    message = _source_switch(params, observed)
+    if message:
         raise ResourceConflict(
-            "The runbook manages code-repository services; the source type cannot be changed in place. "
-            "Delete the service explicitly (teardown, or another name) and re-run the `service` step.",
+            message,
             resource=_res(params),
             operation="UpdateService",
             code="SourceTypeChange",
@@ -369,7 +395,10 @@ def plan_service(clients: Clients, params: Params, inputs: ServiceInputs) -> Res
     tags = claimed_tags(clients, params, observed)
     if status in ("CREATE_FAILED", "DELETE_FAILED"):
         return _result(params, Action.REPLACE, observed, detail=f"{status}: delete and re-create")
-    _refuse_source_type(params, observed)
+    switch = _source_switch(params, observed)
+    if switch:
+        kind = Change("source_type", observed["source_type"], image.source_type(params))
+        return _result(params, Action.REPLACE, observed, (kind,), detail=switch)
     changes = diff_service(params, inputs, observed) + tag_changes(params, tags)
     if status == "PAUSED":
         changes = (Change("status", "PAUSED", "RUNNING"), *changes)
@@ -398,7 +427,10 @@ class _Waits:
 def _operation(
     clients: Clients, params: Params, arn: str, op_id: str | None, op_type: str, w: _Waits
 ) -> None:
-    w.run(operation_finished(clients, arn, op_id, operation_type=op_type, what=_res(params)))
+    try:
+        w.run(operation_finished(clients, arn, op_id, operation_type=op_type, what=_res(params)))
+    except WaitFailed as err:  # App Runner gives no reason: it is in the service's log groups
+        raise diagnose.with_log_tail(clients, err, arn, op_id) from err
 
 
 def _busy_call(clients: Clients, params: Params, operation: str, arn: str, w: _Waits, **kw: Any) -> dict:
@@ -442,7 +474,8 @@ def _delete_and_wait(clients: Clients, params: Params, observed: dict[str, Any],
         if last.upper() != "DELETE_FAILED":
             return
         log.info("service %s ended DELETE_FAILED; re-issuing the delete", params.name)
-    raise WaitFailed(spec.failure_hint, what=spec.what, last="DELETE_FAILED", service_arn=arn)
+    failed = WaitFailed(spec.failure_hint, what=spec.what, last="DELETE_FAILED", service_arn=arn)
+    raise diagnose.with_log_tail(clients, failed, arn)
 
 
 def _reconcile_tags(

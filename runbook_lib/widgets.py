@@ -208,6 +208,8 @@ async def gate_connection(
     from runbook_lib.service import sandbox_endpoint
 
     (ensured,) = apply(clients, params, only="connection", wait_handshake=False)
+    if ensured.extra.get("not_needed"):
+        return ensured
     sandbox = sandbox_endpoint(clients)
     state = HandshakeState(
         name=params.connection.name,

@@ -2,8 +2,9 @@
 
 ``checks(request, lookups)`` turns one request served by the sandbox into the list of
 :class:`~runbook_lib.sandbox.iam_policy.Check` that must all be allowed. The tables cover every
-operation the runbook calls (App Runner, IAM, EC2, S3 for the audit trail; ``sts:GetCallerIdentity``
-needs no permission, as on AWS); any other operation is checked as ``<service>:<Operation>`` on ``*``.
+operation the runbook calls (App Runner, IAM, EC2, S3 for the audit trail, CloudWatch Logs reads on the
+log group or stream; ``sts:GetCallerIdentity`` needs no permission, as on AWS); any other operation
+is checked as ``<service>:<Operation>`` on ``*``.
 
 Resource ARNs and condition keys follow the Service Authorization Reference: App Runner creates are
 authorised on ``<type>/<name>/*`` (the id is not known yet) with ``aws:RequestTag/*`` and
@@ -240,11 +241,22 @@ def _s3_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
     return [Check(action, f"arn:aws:s3:::{bucket}/{key}" if uses_object else f"arn:aws:s3:::{bucket}")]
 
 
+def _logs_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
+    """CloudWatch Logs reads on the log group (``…:log-group:<name>``) or its stream
+    (``…:log-group:<name>:log-stream:<stream>``), as the Service Authorization Reference lists them."""
+    group, stream = req.params.get("logGroupName"), req.params.get("logStreamName")
+    if not group:
+        return [Check(f"logs:{req.operation}", "*")]
+    arn = f"arn:aws:logs:{req.region}:{req.account}:log-group:{group}"
+    return [Check(f"logs:{req.operation}", f"{arn}:log-stream:{stream}" if stream else arn)]
+
+
 _BY_SERVICE: dict[str, Callable[[AwsRequest, Lookups], list[Check]]] = {
     "apprunner": _apprunner_checks,
     "iam": _iam_checks,
     "ec2": _ec2_checks,
     "s3": _s3_checks,
+    "logs": _logs_checks,
 }
 
 

@@ -50,6 +50,7 @@ from runbook_lib.sandbox.control import SandboxControl
 from runbook_lib.sandbox.ec2_shim import dependency_violation, ec2_error
 from runbook_lib.sandbox.iam_enforce import Denial, Enforcer, SandboxLookups, json_object
 from runbook_lib.sandbox.iam_requests import AwsRequest
+from runbook_lib.sandbox.managed_policies import seed_managed_policies
 
 log = logging.getLogger(__name__)
 _BODY_REDACTOR = Redactor()  # by name: secret-named members (passwords, tokens, secret keys)
@@ -248,9 +249,12 @@ class SandboxApp:
             operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
         else:
             operation = f"{method} {environ.get('PATH_INFO', '/')}"
-        _, refused = self._authorize(environ, service, operation, region, params)
+        asked = {**params, **json_object(body)} if json_body and body else params  # e.g. logs' JSON members
+        _, refused = self._authorize(environ, service, operation, region, asked)
         if refused is not None:
             return self._refuse(start_response, service, region, operation, refused)
+        if service == "iam":
+            seed_managed_policies()
         if service == "ec2":
             with self.apprunner.lock:
                 message = dependency_violation(region, params)

@@ -21,8 +21,10 @@ import yaml
 
 from runbook_lib import apply, load_params, make_clients
 from runbook_lib.cli import main
-from runbook_lib.errors import AccessDenied
+from runbook_lib.errors import AccessDenied, WaitFailed
+from runbook_lib.operations import deploy_service, pause_service, resume_service
 from runbook_lib.plan import teardown
+from runbook_lib.policy import OPTIONAL
 from runbook_lib.sandbox.control import SimulatedTime
 
 from .conftest import SANDBOX_PARAMS, owned
@@ -121,9 +123,14 @@ def test_without_the_policy_the_first_call_is_refused_naming_action_and_resource
 
 
 def variants(policy: dict[str, Any]) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
-    """(label, the actions taken away, the policy without them): each statement, then each of its actions."""
+    """(label, the actions taken away, the policy without them): each statement, then each of its actions.
+
+    The OPTIONAL statements (reading the log groups when something failed) are proven elsewhere
+    (``test_failure_logs_are_read_with_the_policy_and_reported_without_it``)."""
     for statement in policy["Statement"]:
         sid, actions = statement["Sid"], statement["Action"]
+        if sid in OPTIONAL:
+            continue
         rest = [s for s in policy["Statement"] if s["Sid"] != sid]
         yield f"{sid}", set(actions), {**policy, "Statement": rest}
         for action in actions if len(actions) > 1 else []:
@@ -183,14 +190,19 @@ def changed(sb: Any, params_path: Path) -> Any:
     return load_params(path)
 
 
+COMMANDS = (pause_service, resume_service, deploy_service)  # `runbook pause`, `resume`, `deploy`
+
+
 def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
     """up (fresh), someone's drift, up of changed params, down — from step ``start`` on."""
     t, first = SimulatedTime(sb.control), load_params(params_path)
+    waits = {"sleep": t.sleep, "clock": t.clock}
     steps = [
-        lambda: apply(make_clients(first), first, sleep=t.sleep, clock=t.clock),
+        lambda: apply(make_clients(first), first, **waits),
         lambda: drift(sb, first),
-        lambda: apply(make_clients(first), changed(sb, params_path), sleep=t.sleep, clock=t.clock),
-        lambda: teardown(make_clients(first), first, delete_connection=True, sleep=t.sleep, clock=t.clock),
+        lambda: apply(make_clients(first), changed(sb, params_path), **waits),
+        lambda: [command(make_clients(first), first, **waits) for command in COMMANDS],
+        lambda: teardown(make_clients(first), first, delete_connection=True, **waits),
     ]
     for index, step in enumerate(steps[start:], start):
         try:
@@ -223,3 +235,67 @@ def test_without_any_one_statement_or_action_a_run_is_refused_naming_it(enforced
         left = owned(load_params(params_path))
         assert not any(left.values()), (label, left)
     assert not_needed == [] and unnamed == [], (not_needed, unnamed)
+
+
+# ------------------------------------------------------------------ image services, tracing, failure logs
+
+
+def write_image_params(folder: Path, *, tracing: bool = True) -> Path:
+    """A private ECR image service with tracing (no connection, no network)."""
+    doc = yaml.safe_load(SANDBOX_PARAMS.read_text())
+    for key in ("connection", "network"):
+        doc.pop(key)
+    doc["audit_dir"] = str(folder / "runs")
+    doc["source"] = {"image": {"identifier": "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo:1"}}
+    doc["observability"] = {"tracing": "AWSXRAY"} if tracing else {}
+    path = folder / f"iam-image-{'traced' if tracing else 'untraced'}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def push(sb: Any) -> None:
+    ecr = root(sb, "ecr")
+    ecr.create_repository(repositoryName="demo")
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    ecr.put_image(repositoryName="demo", imageManifest=json.dumps(manifest), imageTag="1")
+
+
+def test_an_image_service_with_tracing_runs_on_exactly_its_printed_policy(enforced, tmp_path, capsys) -> None:
+    traced, untraced = write_image_params(tmp_path), write_image_params(tmp_path, tracing=False)
+    policy = printed_policy(traced, capsys)
+    push(enforced)
+    t = SimulatedTime(enforced.control)
+    with keys(make_operator(enforced, policy)):
+        first, second = load_params(traced), load_params(untraced)
+        apply(make_clients(first), first, sleep=t.sleep, clock=t.clock)
+        for command in COMMANDS:
+            command(make_clients(first), first, sleep=t.sleep, clock=t.clock)
+        apply(make_clients(second), second, sleep=t.sleep, clock=t.clock)  # tracing off: deletes the config
+        teardown(make_clients(first), first, sleep=t.sleep, clock=t.clock)
+    denied = [
+        r for r in enforced.control.requests() if r["error"] in ("AccessDenied", "AccessDeniedException")
+    ]
+    assert denied == []
+    api = root(enforced, "apprunner")
+    assert api.list_observability_configurations()["ObservabilityConfigurationSummaryList"] == []
+    roles = [r["RoleName"] for r in root(enforced, "iam").list_roles()["Roles"]]
+    assert [r for r in roles if r.startswith("demo-go-app")] == []  # instance and access role gone
+    assert api.list_services()["ServiceSummaryList"] == []
+
+
+def test_failure_logs_are_read_with_the_policy_and_reported_without_it(enforced, tmp_path, capsys) -> None:
+    params_path = write_image_params(tmp_path)  # the image is never pushed: the create fails
+    policy = printed_policy(params_path, capsys)
+    without = {**policy, "Statement": [s for s in policy["Statement"] if s["Sid"] not in OPTIONAL]}
+    params, t = load_params(params_path), SimulatedTime(enforced.control)
+    for granted, expected in (
+        (policy, "Failed to pull your application image"),
+        (without, "could not read it"),
+    ):
+        enforced.control.reset()
+        enforced.control.config(enforce_iam=True, handshake="auto", handshake_seconds=0, op_seconds=0)
+        with keys(make_operator(enforced, granted)), pytest.raises(WaitFailed) as failed:
+            apply(make_clients(params), params, sleep=t.sleep, clock=t.clock)
+        assert "CREATE_FAILED" in str(failed.value) or "FAILED" in str(failed.value)
+        assert f"Log tail of /aws/apprunner/{params.name}/" in str(failed.value)
+        assert expected in str(failed.value), str(failed.value)

@@ -87,6 +87,14 @@ class World:
                 ensure_instance_role=rec("ensure_instance_role", "instance_role"),
                 plan_instance_role=rec("plan_instance_role", "instance_role"),
                 delete_instance_role=rec("delete_instance_role", "instance_role", Action.DELETED),
+                delete_access_role=rec("delete_access_role", "access_role", Action.ABSENT),
+            ),
+            "observability": SimpleNamespace(
+                ensure_observability=lambda *_, **__: None,
+                plan_observability=lambda *_, **__: None,
+                prune_observability=lambda *_, **__: None,
+                config_name=lambda params: params.name,
+                delete_observability=rec("delete_observability", "observability", Action.ABSENT),
             ),
             "network": SimpleNamespace(
                 resolve_network=self._recorded("resolve_network", lambda: {"owned_security_group": True}),
@@ -292,8 +300,10 @@ def test_teardown_in_reverse_order_connection_only_when_asked(world, params) -> 
         "delete_security_group",
         "delete_autoscaling",
         "delete_instance_role",
+        "delete_access_role",
+        "delete_observability",
     ]
-    assert all(r.action is Action.DELETED for r in results)
+    assert all(r.action in (Action.DELETED, Action.ABSENT) for r in results)
     world.log.clear()
     P.teardown(NO_CLIENTS, params, delete_connection=True)
     assert world.log[-1] == "delete_connection"
@@ -314,7 +324,7 @@ def test_teardown_goes_on_past_a_security_group_that_stays_in_use(world, params,
     with pytest.raises(TeardownIncomplete) as caught:
         P.teardown(NO_CLIENTS, params)
     # the auto scaling configuration and the role do not depend on the group: still deleted
-    assert world.log[-2:] == ["delete_autoscaling", "delete_instance_role"]
+    assert world.log[-4:-2] == ["delete_autoscaling", "delete_instance_role"]
     text = str(caught.value)
     assert f"security_group {params.name}-apprunner-egress" in text and "2700s" in text
     assert "runbook down PARAMS" in text and caught.value.left == [

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from parliament import analyze_policy_string
 
-from runbook_lib.params import load_params
-from runbook_lib.policy import build_operator_policy
+from runbook_lib.params import load_params, parse_params, read_document
+from runbook_lib.policy import DIAGNOSE_SID, build_operator_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 # granted once, never called (UntagRole and ListServicesForAutoScalingConfiguration are called since the
 # runbook manages tags by key and keeps revisions that any service uses: tests/reliability proves them)
 NEVER_CALLED = {
     "iam:ListRoleTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeAvailabilityZones",
-    "ec2:RevokeSecurityGroupEgress", "ec2:DeleteTags", "apprunner:PauseService", "apprunner:StartDeployment",
+    "ec2:RevokeSecurityGroupEgress", "ec2:DeleteTags",
 }  # fmt: skip
 
 
@@ -78,7 +78,45 @@ def test_pass_role_and_service_linked_roles_as_app_runner_documents_them() -> No
     assert networking["Resource"][0].endswith(
         "/networking.apprunner.amazonaws.com/AWSServiceRoleForAppRunnerNetworking"
     )
-    assert not any(a.startswith(("logs:", "events:")) for s in statements.values() for a in s["Action"])
+    logs = {
+        sid for sid, s in statements.items() if any(a.startswith(("logs:", "events:")) for a in s["Action"])
+    }
+    assert logs == {DIAGNOSE_SID} and set(statements[DIAGNOSE_SID]["Action"]) == {
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+    }  # reads of the service's log groups when something failed; App Runner writes them itself
+    assert statements[DIAGNOSE_SID]["Resource"] == [
+        "arn:aws:logs:us-east-1:111122223333:log-group:/aws/apprunner/seed-go-app/*"
+    ]
+
+
+def test_image_and_tracing_params_add_the_access_role_and_the_observability_configuration() -> None:
+    doc = read_document(ROOT / "params/sandbox.yaml")
+    doc.pop("connection")
+    doc["source"] = {
+        "image": {"identifier": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"},
+        "port": 8080,
+    }
+    doc["observability"] = {"tracing": "AWSXRAY"}
+    statements = by_sid(build_operator_policy(parse_params(doc)))
+    access = "arn:aws:iam::123456789012:role/demo-go-app-access"
+    assert access in statements["IamPassInstanceRoleToAppRunner"]["Resource"]
+    assert access in statements["IamCreateInstanceRole"]["Resource"]
+    assert statements["IamAttachEcrAccessPolicy"]["Condition"] == {
+        "ArnEquals": {
+            "iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess"]
+        }
+    }
+    configs = ["arn:aws:apprunner:us-east-1:123456789012:observabilityconfiguration/demo-go-app/*"]
+    assert statements["AppRunnerCreateObservability"]["Resource"] == configs
+    assert statements["AppRunnerCreateObservability"]["Condition"] == {
+        "StringEquals": {"aws:RequestTag/runbook:name": "demo-go-app"}
+    }
+    assert configs[0] in statements["AppRunnerUpdateService"]["Resource"]
+    findings = analyze_policy_string(
+        json.dumps({"Version": "2012-10-17", "Statement": list(statements.values())})
+    )
+    assert [f for f in findings.findings if not vpc_of_new_group(f)] == []
 
 
 def test_tags_only_at_creation_or_on_owned_groups_and_creates_must_be_tagged_owned() -> None:

@@ -44,6 +44,7 @@ INPUTS = ServiceInputs(
 )
 MODEL = botocore.session.get_session().get_service_model("apprunner")
 CONFIG_KEYS = (
+    "ObservabilityConfiguration",
     "SourceConfiguration",
     "InstanceConfiguration",
     "HealthCheckConfiguration",
@@ -196,9 +197,26 @@ class FakeAppRunner:
         return {}
 
 
+class FakeLogs:
+    """CloudWatch Logs: ``groups[group][stream]`` is a list of (timestamp, message)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, list[tuple[int, str]]]] = {}
+
+    def describe_log_streams(self, logGroupName: str, **_: Any) -> dict:
+        if logGroupName not in self.groups:
+            raise client_error("ResourceNotFoundException", "log group does not exist", "DescribeLogStreams")
+        return {"logStreams": [{"logStreamName": name} for name in self.groups[logGroupName]]}
+
+    def get_log_events(self, logGroupName: str, logStreamName: str, limit: int, **_: Any) -> dict:
+        events = self.groups[logGroupName][logStreamName][-limit:]
+        return {"events": [{"timestamp": t, "message": m} for t, m in events]}
+
+
 class FakeClients:
     def __init__(self, endpoint_url: str = "https://apprunner.us-east-1.amazonaws.com") -> None:
         self.apprunner = FakeAppRunner()
+        self.logs = FakeLogs()
         self.endpoint_url = endpoint_url
         self.region = "us-east-1"
         self.reads: dict = {}  # runbook_lib.aws.call's memo
@@ -209,8 +227,8 @@ class FakeClients:
     read_only_scope = Clients.read_only_scope
 
     def client(self, name: str) -> Any:
-        assert name == "apprunner"
-        return self.apprunner
+        assert name in ("apprunner", "logs")
+        return getattr(self, name)
 
 
 @pytest.fixture
@@ -360,7 +378,7 @@ def test_request_variants_repository_source_secrets_no_network(params) -> None:
 
 def test_diff_normalizes_units_defaults_and_asc_suffix(params) -> None:
     request = build_create_service_request(params, INPUTS)
-    described = {k: copy.deepcopy(request[k]) for k in CONFIG_KEYS}
+    described = {k: copy.deepcopy(request[k]) for k in CONFIG_KEYS if k in request}
     described["InstanceConfiguration"].update({"Cpu": "1024", "Memory": "2048"})
     described["HealthCheckConfiguration"]["Protocol"] = "http"
     del described["NetworkConfiguration"]["IpAddressType"]  # default filled in
@@ -455,6 +473,22 @@ def test_rolled_back_update_fails_naming_the_operation(fake, params, t) -> None:
     assert op_id in str(info.value) and "ROLLBACK_SUCCEEDED" in str(info.value)
     assert "UPDATE_SERVICE" in str(info.value) and "re-run" in str(info.value)
     assert svc["Status"] == "RUNNING"  # the service looks fine; only the operation tells
+    assert "Log tail of /aws/apprunner/demo-go-app/" in str(info.value)  # no group yet: said so
+    assert "no such log group" in str(info.value)
+
+
+def test_failed_operation_carries_the_log_tail_with_the_group_name(fake, params, t) -> None:
+    svc = running_service(fake, params)
+    group = f"/aws/apprunner/{params.name}/{svc['ServiceId']}/service"
+    fake.logs.groups[group] = {"events": [(1, "[AppRunner] Service update started.")]}
+    fake.apprunner.rollback_next_update = True
+    changed = load_params(PARAMS, overrides={"source.env": {"ENV1": "bye"}})
+    with pytest.raises(WaitFailed) as info:
+        ensure(fake, changed, t)
+    text = str(info.value)
+    assert f"Log tail of {group}:" in text and "[events] [AppRunner] Service update started." in text
+    tails = info.value.to_dict()["log_tail"]
+    assert tails[0]["group"] == group and tails[1]["group"].endswith("/application")
 
 
 def test_create_failed_is_deleted_and_recreated(fake, params, t) -> None:
@@ -602,7 +636,7 @@ def test_image_source_is_refused(fake, params, t) -> None:
     }
     svc = fake.apprunner.add(SourceConfiguration=image)
     fake.apprunner.tags[svc["ServiceArn"]] = dict(params.owned_tags)
-    with pytest.raises(ResourceConflict, match="source type"):
+    with pytest.raises(ResourceConflict, match="replace required"):
         ensure(fake, params, t)
     assert fake.apprunner.mutating() == []
 

@@ -67,6 +67,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from runbook_lib.sandbox.apprunner import activity
+
 log = logging.getLogger(__name__)
 
 PARTITION = "aws"
@@ -534,6 +536,7 @@ class AppRunnerBackend:
         self.services: dict[str, Service] = {}
         self.operations: dict[str, list[Operation]] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        self.failure_reasons: dict[str, str] = {}  # operation id -> why it failed (written to the logs)
         default = AutoScalingConfiguration(
             name=DEFAULT_ASC_NAME,
             revision=1,
@@ -980,6 +983,18 @@ class AppRunnerBackend:
         obs = self.resolve_observability(arn)
         if obs.status != "ACTIVE":
             raise ResourceNotFoundException(f"Observability configuration is already inactive: {arn}")
+        users = [
+            s.arn
+            for s in self.services.values()
+            if s.status != "DELETED"
+            and (s.config.get("ObservabilityConfiguration") or {}).get("ObservabilityConfigurationArn")
+            == obs.arn
+        ]
+        if users:
+            raise InvalidRequestException(
+                "You can't delete the observability configuration. It's used by one or more services: "
+                + ", ".join(users)
+            )
         obs.status, obs.deleted_at = "INACTIVE", self.now()
         return obs
 
@@ -1267,12 +1282,14 @@ class AppRunnerBackend:
         op = Operation(id=str(uuid.uuid4()), type=op_type, target_arn=svc.arn, started_at=now, updated_at=now)
         self.operations.setdefault(svc.arn, []).append(op)
         svc.busy_op = op.id
+        activity.started(self, svc, op)
         return op
 
     def _finish(self, svc: Service, op: Operation, service_status: str, op_status: str) -> None:
         now = self.now()
         svc.status, svc.updated_at, svc.busy_op = service_status, now, None
         op.status, op.ended_at, op.updated_at = op_status, now, now
+        activity.finished(self, svc, op, self.failure_reasons.pop(op.id, None))
 
     def create_service(self, request: dict[str, Any]) -> tuple[Service, Operation]:
         name = request["ServiceName"]
@@ -1319,7 +1336,9 @@ class AppRunnerBackend:
         fail = self.faults.take("fail_next_create")
 
         def done() -> None:
-            if fail:
+            reason = _injected("fail_next_create") if fail else activity.image_problem(self, svc.config)
+            if reason:
+                self.failure_reasons[op.id] = reason
                 self._finish(svc, op, "CREATE_FAILED", "FAILED")
             else:
                 self._finish(svc, op, "RUNNING", "SUCCEEDED")
@@ -1358,9 +1377,13 @@ class AppRunnerBackend:
         if request.get("AutoScalingConfigurationArn") is not None:
             asc_arn = self.resolve_asc(request["AutoScalingConfigurationArn"], allow_inactive=False).arn
         rollback = self.faults.take("rollback_next_update")
+        problem = _injected("rollback_next_update") if rollback else activity.image_problem(self, cfg)
+        rollback = problem is not None
         svc.config, svc.asc_arn = cfg, asc_arn
         svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
         op = self._new_operation(svc, "UPDATE_SERVICE")
+        if problem:
+            self.failure_reasons[op.id] = problem
         seconds = self.config.op_seconds
 
         if not rollback:
@@ -1401,6 +1424,7 @@ class AppRunnerBackend:
 
         def done() -> None:
             if fail:
+                self.failure_reasons[op.id] = _injected("fail_next_delete")
                 self._finish(svc, op, "DELETE_FAILED", "FAILED")
                 return
             self._finish(svc, op, "DELETED", "SUCCEEDED")
@@ -1449,7 +1473,11 @@ class AppRunnerBackend:
             )
         svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
         op = self._new_operation(svc, "START_DEPLOYMENT")
-        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "RUNNING", "SUCCEEDED"))
+        problem = activity.image_problem(self, svc.config)  # e.g. the tag was deleted from ECR
+        if problem:
+            self.failure_reasons[op.id] = problem
+        outcome = "ROLLBACK_SUCCEEDED" if problem else "SUCCEEDED"
+        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "RUNNING", outcome))
         return op
 
     def list_services(self) -> list[Service]:
@@ -1474,6 +1502,14 @@ class AppRunnerBackend:
                 svc.status = "RUNNING"
 
         self.schedule(seconds, back)
+
+
+def _injected(fault: str) -> str:
+    """The reason the logs give for a failure injected through the control API."""
+    return (
+        f"Health check failed on the new instances (injected by the sandbox's fault switch {fault}); "
+        "check the configured port and the application logs"
+    )
 
 
 def _check_env(values: dict[str, Any]) -> None:

@@ -1,0 +1,148 @@
+"""Commands on a running service: pause, resume and a manual deployment (``runbook pause|resume|deploy``).
+
+Each finds the service by name, checks it is the runbook's (``ownership.claim``), waits for an operation
+in progress to end, then acts only when needed and waits for its operation (ListOperations):
+
+- ``pause_service``: RUNNING → PauseService → PAUSED. Already PAUSED: UNCHANGED, no call.
+- ``resume_service``: PAUSED → ResumeService → RUNNING. Already RUNNING: UNCHANGED, no call.
+- ``deploy_service``: StartDeployment on a RUNNING service (App Runner deploys the image tag or the branch
+  head again; the way to redeploy when ``auto_deployments`` is off). A deployment already in progress is
+  waited for instead of starting another. PAUSED refuses: resume first (App Runner accepts
+  StartDeployment only on RUNNING services; the developer guide's "Pausing and resuming").
+
+PauseService on PAUSED and ResumeService on RUNNING answer with no OperationId (AWS Copilot,
+``internal/pkg/aws/apprunner/apprunner.go``, ``PauseService`` / ``ResumeService``), so a race with another
+caller is success too. A failed operation raises WaitFailed with the log tail (``diagnose``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runbook_lib.aws import call
+from runbook_lib.clients import Clients
+from runbook_lib.errors import InvalidState, ParameterError, Problem, ResourceNotFound
+from runbook_lib.params import Params
+from runbook_lib.results import Action, Change, Result
+from runbook_lib.service import _busy_call, _operation, _res, _result, _Waits, claimed_tags, find_service
+from runbook_lib.waiters import DEFAULT_TIMEOUT_S, OPERATION_PENDING, Clock, Progress, Sleep, service_settled
+
+__all__ = ["COMMANDS", "deploy_service", "pause_service", "resume_service", "run_command"]
+
+
+def _settled(clients: Clients, params: Params, w: _Waits) -> dict[str, Any]:
+    """The owned service, after any operation in progress has ended; ResourceNotFound if there is none."""
+    observed = find_service(clients, params)
+    if observed is None:
+        raise ResourceNotFound(
+            "Run `runbook up PARAMS` first.", resource=_res(params), operation="ListServices",
+            code="NotFound", aws_message="no service of that name",
+        )  # fmt: skip
+    claimed_tags(clients, params, observed)
+    if observed["status"] == "OPERATION_IN_PROGRESS":
+        w.run(service_settled(clients, observed["arn"], what=_res(params)))
+        observed = find_service(clients, params) or observed
+    return observed
+
+
+def _switch(
+    clients: Clients, params: Params, w: _Waits, *, api: str, op_type: str, src: str, dst: str
+) -> Result:
+    """PauseService / ResumeService from ``src`` to ``dst``; UNCHANGED when already ``dst``."""
+    observed = _settled(clients, params, w)
+    if observed["status"] == dst:
+        return _result(params, Action.UNCHANGED, observed, detail=f"already {dst}")
+    if observed["status"] != src:
+        raise InvalidState(
+            f"Only a {src} service can be {dst.lower()}; fix it with `runbook up PARAMS` first.",
+            resource=_res(params), operation=api, code="WrongStatus",
+            aws_message=f"status {observed['status']}",
+        )  # fmt: skip
+    made = _busy_call(clients, params, api, observed["arn"], w)
+    if made.get("OperationId"):
+        _operation(clients, params, observed["arn"], made["OperationId"], op_type, w)
+    final = find_service(clients, params) or observed
+    extra = {"operation_id": made.get("OperationId")}
+    return _result(params, Action.UPDATED, final, (Change("status", src, dst),), extra=extra)
+
+
+def _waits(kw: dict[str, Any]) -> _Waits:
+    return _Waits(
+        kw.get("sleep", time.sleep), kw.get("clock", time.monotonic), kw.get("on_progress"),
+        kw.get("timeout", DEFAULT_TIMEOUT_S),
+    )  # fmt: skip
+
+
+def pause_service(clients: Clients, params: Params, **waits: Any) -> Result:
+    """Pause the service (UPDATED), or UNCHANGED when it is PAUSED already."""
+    w = _waits(waits)
+    return _switch(
+        clients, params, w, api="PauseService", op_type="PAUSE_SERVICE", src="RUNNING", dst="PAUSED"
+    )
+
+
+def resume_service(clients: Clients, params: Params, **waits: Any) -> Result:
+    """Resume the service (UPDATED), or UNCHANGED when it is RUNNING already."""
+    w = _waits(waits)
+    return _switch(
+        clients, params, w, api="ResumeService", op_type="RESUME_SERVICE", src="PAUSED", dst="RUNNING"
+    )
+
+
+def _deployment_in_progress(clients: Clients, params: Params, arn: str) -> str | None:
+    ops = call(clients, "apprunner", "ListOperations", resource=_res(params), ServiceArn=arn, MaxResults=5)
+    latest = (ops.get("OperationSummaryList") or [None])[0]
+    if latest and latest.get("Type") == "START_DEPLOYMENT" and latest.get("Status") in OPERATION_PENDING:
+        return latest["Id"]
+    return None
+
+
+def deploy_service(clients: Clients, params: Params, **waits: Any) -> Result:
+    """StartDeployment and wait for it (UPDATED, ``extra["operation_id"]``); one in progress is awaited."""
+    w = _waits(waits)
+    observed = find_service(clients, params)
+    running = _deployment_in_progress(clients, params, observed["arn"]) if observed else None
+    if running is None:
+        observed = _settled(clients, params, w)
+        if observed["status"] != "RUNNING":
+            raise InvalidState(
+                "App Runner deploys only a RUNNING service: `runbook resume PARAMS` (or `up`) first.",
+                resource=_res(params), operation="StartDeployment", code="WrongStatus",
+                aws_message=f"status {observed['status']}",
+            )  # fmt: skip
+        running = call(
+            clients, "apprunner", "StartDeployment", resource=_res(params), ServiceArn=observed["arn"]
+        )["OperationId"]
+    else:
+        claimed_tags(clients, params, observed)
+    _operation(clients, params, observed["arn"], running, "START_DEPLOYMENT", w)
+    final = find_service(clients, params) or observed
+    detail = f"deployment {running} succeeded"
+    return _result(params, Action.UPDATED, final, (Change("deployment", None, running),), detail=detail,
+                   extra={"operation_id": running})  # fmt: skip
+
+
+COMMANDS = {"pause": pause_service, "resume": resume_service, "deploy": deploy_service}
+
+
+def run_command(
+    clients: Clients,
+    params: Params,
+    operation: str,
+    *,
+    on_progress: Progress | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
+) -> list[Result]:
+    """One of COMMANDS by name (the operations notebook's parameter), with the params' service timeout."""
+    if operation not in COMMANDS:
+        raise ParameterError(
+            "operation", [Problem("operation", f"must be one of {', '.join(COMMANDS)}", operation)]
+        )
+    timeout = float(params.timeouts.service_s)
+    return [
+        COMMANDS[operation](
+            clients, params, on_progress=on_progress, sleep=sleep, clock=clock, timeout=timeout
+        )
+    ]
