@@ -139,7 +139,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif event["event"] == "run_end":
             bar.update(task, description=f"{path}: {event['status']}")
 
-    with bar:
+    from runbook_lib import throttle
+
+    with bar, throttle.configured(args.rate, args.burst):  # the kernels inherit the budget's settings
         results = runner.run_batch(args.params, args.command, _options(args, on_event), jobs=args.jobs)
     return present_runs(results)
 
@@ -268,6 +270,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be requests per second (0 = no budget), not {text!r}")
+    return value
+
+
 def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument("params", nargs="+", metavar="PARAMS", help="one parameter file per environment")
     _common(parser)
@@ -275,6 +284,11 @@ def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument(
         "--jobs", "-j", type=_positive_int, default=1, metavar="N", help="environments at once [1]"
     )
+    parser.add_argument(
+        "--rate", type=_rate, metavar="R",
+        help="App Runner requests per second per account and region, shared by the batch [10; 0 = off]",
+    )  # fmt: skip
+    parser.add_argument("--burst", type=_positive_int, metavar="N", help="the budget's burst [20]")
     parser.add_argument(
         "--cell-timeout", type=_seconds, metavar="S", help="per cell [1800 + the waits of its step]"
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from runbook_lib import throttle
 from runbook_lib.errors import WrongAccount
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Clients:
         self.listeners: list[Callable[[CallRecord], None]] = []
         self.reads: dict[tuple[str, str, str], Any] = {}  # memo of reads, see runbook_lib.aws.call
         self.read_only = False  # inside read_only_scope(): every read is memoized
+        self.budget: Any = None  # runbook_lib.throttle.Budget: App Runner requests wait for a token
 
     @contextlib.contextmanager
     def read_only_scope(self) -> Iterator[None]:
@@ -102,6 +104,8 @@ class Clients:
             if service not in self._clients:
                 made = self.session.client(service, config=self.config, endpoint_url=self._endpoint_url)
                 self._record_calls(made)
+                if service == "apprunner" and self.budget is not None:
+                    self.budget.attach(made)
                 self._clients[service] = made
             return self._clients[service]
 
@@ -185,7 +189,9 @@ def make_clients(
         connect_timeout=10,
         read_timeout=60,
     )
-    return Clients(session, config, endpoint_url)
+    clients = Clients(session, config, endpoint_url)
+    clients.budget = throttle.from_environment(params.account_id if params else None, clients.region)
+    return clients
 
 
 _LOADERS: dict[Any, Any] = {}
