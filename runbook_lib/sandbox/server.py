@@ -207,7 +207,11 @@ class SandboxApp:
         with self.apprunner.lock:
             faults = self.apprunner.faults
             roll = faults.rng.random() if (faults.throttle_rate or faults.error_rate) else 1.0
-            if roll < faults.throttle_rate:
+            if faults.over_rate(DEFAULT_ACCOUNT_ID, time.monotonic()):
+                status, headers, payload = apprunner_responses.error_response(
+                    ThrottlingException("Rate exceeded (sandbox rate limit)")
+                )
+            elif roll < faults.throttle_rate:
                 status, headers, payload = apprunner_responses.error_response(
                     ThrottlingException("Rate exceeded (sandbox fault injection)")
                 )

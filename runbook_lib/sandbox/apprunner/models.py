@@ -252,10 +252,12 @@ class Faults:
     short_pages: bool = False
     app_unhealthy: list[str] = field(default_factory=list)
     role_propagation_s: float = 0.0
+    rate_limit_per_s: float = 0.0  # App Runner requests above this rate per account: ThrottlingException
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    _next_free: dict[str, float] = field(default_factory=dict, repr=False)  # the rate limit's buckets
 
     def update(self, values: dict[str, Any]) -> None:
-        known = {f.name for f in fields(self)} - {"rng"}
+        known = {f.name for f in fields(self)} - {"rng", "_next_free"}
         for key in values:
             if key not in known and key != "maintenance":
                 raise ValueError(f"unknown fault {key!r}; known: {sorted(known | {'maintenance'})}")
@@ -270,6 +272,7 @@ class Faults:
                 "connector_release_lag_s",
                 "eni_release_lag_s",
                 "role_propagation_s",
+                "rate_limit_per_s",
             ):
                 value = float(value)
             elif key == "short_pages":
@@ -288,8 +291,21 @@ class Faults:
             return True
         return False
 
+    def over_rate(self, account: str, now: float) -> bool:
+        """True when a request now exceeds ``rate_limit_per_s`` for the account (a token bucket whose
+        burst is one second's worth, as AWS throttles: the throttled request takes no token)."""
+        if self.rate_limit_per_s <= 0:
+            return False
+        interval = 1.0 / self.rate_limit_per_s
+        burst = max(self.rate_limit_per_s, 1.0)
+        slot = max(self._next_free.get(account, 0.0), now - (burst - 1) * interval)
+        if slot > now:
+            return True
+        self._next_free[account] = slot + interval
+        return False
+
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rng"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("rng", "_next_free")}
         data["app_unhealthy"] = list(self.app_unhealthy)
         return data
 
