@@ -1,8 +1,8 @@
 """The sandbox's one endpoint: a WSGI app that dispatches to the App Runner emulator or to moto.
 
 - ``X-Amz-Target: AppRunner.<Op>`` → the App Runner emulator (``apprunner.responses``).
-- ``/_sandbox/…`` → the control API (handshake, reset, config, faults, request log, health, the
-  services' stand-in apps). Any call other than GET/HEAD/OPTIONS must say ``Content-Type:
+- ``/_sandbox/…`` → the control API (handshake, domain validation, reset, config, faults, request log,
+  health, the services' stand-in apps). Any call other than GET/HEAD/OPTIONS must say ``Content-Type:
   application/json`` or is refused with HTTP 415: a web page cannot send that to another origin without a
   CORS preflight (which this server never grants), so no local page can reset or fault the sandbox.
 - anything else → moto's own server app (IAM, EC2 with its default VPC, STS, S3, …), with one shim:
@@ -38,6 +38,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from runbook_lib.redact import Redactor
 from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from runbook_lib.sandbox.apprunner import responses as apprunner_responses
+from runbook_lib.sandbox.apprunner.domains import validate_domain
 from runbook_lib.sandbox.apprunner.models import (
     AppRunnerBackends,
     Faults,
@@ -370,6 +371,12 @@ class SandboxApp:
         if route == ("DELETE", "requests"):
             self.log.clear()
             return 200, {"cleared": True}
+        if method == "POST" and len(parts) == 3 and parts[0] == "domains" and parts[2] == "validate":
+            with ar.lock:
+                validated = validate_domain(ar, parts[1])
+            if not validated:
+                raise KeyError(parts[1])
+            return 200, {"domains": validated}
         if method == "POST" and len(parts) == 3 and parts[0] == "connections" and parts[2] == "handshake":
             status = data.get("status", "AVAILABLE")
             if status not in ("AVAILABLE", "ERROR", "PENDING_HANDSHAKE"):
