@@ -24,7 +24,7 @@ OWNER_TAG = "runbook:name"
 MANAGED_TAG = "runbook:tags"  # the params' tag keys the runbook set, joined by "+" (runbook_lib.ownership)
 ADOPTABLE = (
     "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
-    "ingress_connection", "vpc_endpoint",
+    "ingress_connection", "vpc_endpoint", "dns_record",
 )  # fmt: skip
 ASC_NAME_MAX = 32
 SANDBOX_ACCOUNT = "123456789012"
@@ -286,7 +286,7 @@ class CustomDomainParams(_Model):
     @field_validator("hosted_zone_id")
     @classmethod
     def _zone(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"Z[A-Z0-9]{1,32}", v.removeprefix("/hostedzone/")):
+        if v is not None and not re.fullmatch(r"[A-Z0-9]{1,32}", v.removeprefix("/hostedzone/")):
             raise ValueError("must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ")
         return None if v is None else v.removeprefix("/hostedzone/")
 
@@ -381,6 +381,8 @@ class TimeoutParams(_Model):
     service_s: int = Field(1800, ge=1, le=86400)  # each wait on a service: its operation, settling, deletion
     vpc_connector_delete_s: int = Field(600, ge=1, le=86400)  # while App Runner still uses the connector
     security_group_delete_s: int = Field(2700, ge=1, le=86400)  # while App Runner's ENIs hold the group
+    domain_validation_s: int = Field(3600, ge=1, le=172800)  # a custom domain: DNS validation until active
+    ingress_s: int = Field(600, ge=1, le=86400)  # each wait on a VPC ingress connection or its endpoint
 
 
 class Params(_Model):

@@ -1,6 +1,7 @@
 """Cross-resource order in one place: plan (read-only), apply (in dependency order) and teardown.
 
-Order: connection → instance_role → network (security group, VPC connector) → autoscaling → service.
+Order: connection → instance_role → network (security group, VPC connector) → autoscaling → service (and,
+for a private service, its VPC endpoint and ingress connection) → domains (custom domains).
 Every step works alone (``only=``): it finds its inputs by name, and a missing prerequisite raises
 ResourceNotFound naming the step to run first. The account guard runs before any other call.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runbook_lib import autoscaling, connection, iam, network
+from runbook_lib import autoscaling, connection, domains, iam, ingress, network
 from runbook_lib.clients import Clients, check_account
 from runbook_lib.connection import (
     connections_console,
@@ -40,12 +41,16 @@ from runbook_lib.waiters import Clock, Progress, Sleep
 
 log = logging.getLogger(__name__)
 
-STEPS = ("connection", "instance_role", "network", "autoscaling", "service")
+STEPS = ("connection", "instance_role", "network", "autoscaling", "service", "domains")
 STEP_OF = {
     "connection": "connection", "instance_role": "instance_role", "security_group": "network",
     "vpc_connector": "network", "autoscaling": "autoscaling", "service": "service",
+    "vpc_endpoint": "service", "ingress_connection": "service", "custom_domain": "domains",
 }  # fmt: skip
-SETTLED = {"connection": "AVAILABLE", "service": "RUNNING"}  # statuses apply would not wait on
+SETTLED = {  # statuses apply would not wait on
+    "connection": "AVAILABLE", "service": "RUNNING",
+    "ingress_connection": "AVAILABLE", "custom_domain": "active",
+}  # fmt: skip
 _KEEPS_ARN = {Action.UNCHANGED, Action.UPDATE}  # plan actions after which a resource's ARN is still valid
 
 
@@ -194,6 +199,26 @@ def plan(clients: Clients, params: Params, *, only: str | None = None) -> Plan:
         return _plan(clients, params, steps)
 
 
+def _plan_private(clients: Clients, params: Params, service: Result) -> list[Result]:
+    """A private service's endpoint and ingress connection, as the plan sees them."""
+    if params.ingress is None:
+        return []
+    endpoint = ingress.plan_vpc_endpoint(clients, params)
+    service_arn = service.arn if service.action in _KEEPS_ARN else None
+    endpoint_id = endpoint.extra.get("endpoint_id") or (
+        params.ingress.vpc_endpoint_id if params.ingress.vpc_endpoint_id != "create" else None
+    )
+    return [endpoint, ingress.plan_ingress(clients, params, service_arn=service_arn, endpoint_id=endpoint_id)]
+
+
+def _plan_domains(clients: Clients, params: Params, done: dict[str, Result]) -> list[Result]:
+    service = done.get("service")
+    arn = service.arn if service and service.action in _KEEPS_ARN else None
+    if service is None:
+        arn = (find_service(clients, params) or {}).get("arn")
+    return [domains.plan_custom_domain(clients, params, cd, service_arn=arn) for cd in params.custom_domains]
+
+
 def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Result]) -> list[Result]:
     if step == "connection":
         return [plan_connection(clients, params)]
@@ -204,7 +229,10 @@ def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Resu
     if step == "autoscaling":
         in_use = _service_asc_arn(clients, params)
         return [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)]
-    return [plan_service(clients, params, _planned_inputs(clients, params, done))]
+    if step == "domains":
+        return _plan_domains(clients, params, done)
+    service = plan_service(clients, params, _planned_inputs(clients, params, done))
+    return [service, *_plan_private(clients, params, service)]
 
 
 def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
@@ -287,6 +315,7 @@ def _apply_service(
                 clients, params, arn=arn, timeout=params.timeouts.vpc_connector_delete_s, **waits
             )
         )
+    results += _apply_private(clients, params, results[0], waits)
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
     if asc_switched and inputs.autoscaling_arn:
         pruned = autoscaling.prune_autoscaling(
@@ -295,6 +324,17 @@ def _apply_service(
         if pruned.action is not Action.UNCHANGED:
             results.append(pruned)
     return results
+
+
+def _apply_private(clients: Clients, params: Params, service: Result, waits: dict[str, Any]) -> list[Result]:
+    """A private service's endpoint (the given one, or the owned one) and ingress connection."""
+    if params.ingress is None or not service.arn:
+        return []
+    endpoint = ingress.ensure_vpc_endpoint(clients, params)
+    connection = ingress.ensure_ingress_connection(
+        clients, params, service_arn=service.arn, endpoint_id=endpoint.extra["endpoint_id"], **waits
+    )
+    return [endpoint, connection]
 
 
 def apply(
@@ -346,6 +386,11 @@ def apply(
         asc_switched = asc.action is not Action.UNCHANGED or (in_use is not None and asc.arn != in_use)
     if "service" in steps:
         results += _apply_service(clients, params, old_connectors, asc_switched, on_progress, sleep, clock)
+    if "domains" in steps:
+        waits = {"on_progress": on_progress, "sleep": sleep, "clock": clock}
+        results += [
+            domains.ensure_custom_domain(clients, params, cd, **waits) for cd in params.custom_domains
+        ]
     return results
 
 
@@ -354,8 +399,9 @@ def apply(
 
 # What each deletion waits for: a resource is left while one it depends on remains (its wait ran out).
 TEARDOWN_NEEDS: dict[str, tuple[str, ...]] = {
-    "service": (), "vpc_connector": ("service",), "security_group": ("vpc_connector",),
-    "autoscaling": ("service",), "instance_role": ("service",), "connection": ("service",),
+    "custom_domain": (), "ingress_connection": (), "service": ("ingress_connection",),
+    "vpc_connector": ("service",), "security_group": ("vpc_connector",), "autoscaling": ("service",),
+    "instance_role": ("service",), "vpc_endpoint": ("ingress_connection",), "connection": ("service",),
 }  # fmt: skip
 
 
@@ -364,6 +410,9 @@ def _teardown_names(params: Params) -> dict[str, str]:
         "service": params.name, "vpc_connector": network.connector_base_name(params),
         "security_group": network.security_group_name(params), "autoscaling": params.autoscaling.name,
         "instance_role": params.instance.role_name, "connection": params.connection.name,
+        "custom_domain": ", ".join(d.domain for d in params.custom_domains),
+        "ingress_connection": params.ingress.name if params.ingress else "-",
+        "vpc_endpoint": params.ingress.name if params.ingress else "-",
     }  # fmt: skip
 
 
@@ -388,6 +437,28 @@ def _delete_unless_blocked(
     return result
 
 
+Deletes = list[tuple[str, Callable[[], Result]]]
+
+
+def _private_deletes(clients: Clients, params: Params, waits: dict[str, Any]) -> tuple[Deletes, Deletes]:
+    """The custom domains, the ingress connection (both before the service) and the owned endpoint (last);
+    only what the params have, so a public service without domains tears down as before."""
+    deletes: Deletes = [
+        ("custom_domain", lambda cd=cd: domains.delete_custom_domain(clients, params, cd, **waits))
+        for cd in params.custom_domains
+    ]
+    if params.ingress is None:
+        return deletes, []
+    ingress_s = params.timeouts.ingress_s
+    deletes.append(
+        (
+            "ingress_connection",
+            lambda: ingress.delete_ingress_connection(clients, params, timeout=ingress_s, **waits),
+        )
+    )
+    return deletes, [("vpc_endpoint", lambda: ingress.delete_vpc_endpoint(clients, params))]
+
+
 def teardown(
     clients: Clients,
     params: Params,
@@ -409,13 +480,16 @@ def teardown(
     waits: dict[str, Any] = {"sleep": sleep, "clock": clock, "on_progress": on_progress}
     t = params.timeouts
     vpc_s, group_s = t.vpc_connector_delete_s, t.security_group_delete_s
-    deletes: list[tuple[str, Callable[[], Result]]] = [
+    before, after = _private_deletes(clients, params, waits)
+    deletes: Deletes = [
+        *before,
         ("service", lambda: delete_service(clients, params, timeout=t.service_s, **waits)),
         ("vpc_connector", lambda: network.delete_vpc_connector(clients, params, timeout=vpc_s, **waits)),
         ("security_group", lambda: network.delete_security_group(clients, params, timeout=group_s, **waits)),
         ("autoscaling", lambda: autoscaling.delete_autoscaling(clients, params, sleep=sleep, clock=clock)),
         ("instance_role", lambda: iam.delete_instance_role(clients, params)),
     ]
+    deletes += after
     if delete_connection:
         deletes.append(
             ("connection", lambda: connection.delete_connection(clients, params, sleep=sleep, clock=clock))

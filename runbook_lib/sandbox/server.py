@@ -152,6 +152,21 @@ def _query_params(environ: dict[str, Any], body: bytes | None) -> dict[str, str]
     return params
 
 
+# Route 53 is REST: its operation from the method and path (the ones the runbook and its tests call)
+_ROUTE53 = {
+    ("POST", "hostedzone"): "CreateHostedZone", ("GET", "hostedzone"): "ListHostedZones",
+    ("GET", "hostedzone/*"): "GetHostedZone", ("DELETE", "hostedzone/*"): "DeleteHostedZone",
+    ("GET", "hostedzone/*/rrset"): "ListResourceRecordSets",
+    ("POST", "hostedzone/*/rrset"): "ChangeResourceRecordSets", ("GET", "change/*"): "GetChange",
+}  # fmt: skip
+
+
+def _route53_operation(method: str, path: str) -> str:
+    parts = [p for p in path.split("/") if p][1:]  # after the API version
+    shape = "/".join("*" if i % 2 else p for i, p in enumerate(parts))
+    return _ROUTE53.get((method, shape), f"{method} {path}")
+
+
 def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
     parts = [p for p in path.split("/") if p]
     target = "Object" if len(parts) > 1 else "Bucket"
@@ -245,6 +260,8 @@ class SandboxApp:
             operation = params["Action"]
         elif service == "s3":
             operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
+        elif service == "route53":
+            operation = _route53_operation(method, environ.get("PATH_INFO", "/"))
         else:
             operation = f"{method} {environ.get('PATH_INFO', '/')}"
         _, refused = self._authorize(environ, service, operation, region, params)
