@@ -48,6 +48,7 @@ __all__ = [
     "pending_hint",
     "plan_custom_domain",
     "records_table",
+    "require_service_arn",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def _diff_records(params: Params, zone: dict[str, Any], records: list[dict[str, 
     return out
 
 
-def _service_arn(clients: Clients, params: Params) -> str:
+def require_service_arn(clients: Clients, params: Params) -> str:
     from runbook_lib.service import find_service
 
     found = find_service(clients, params)
@@ -309,7 +310,7 @@ def ensure_custom_domain(
 ) -> Result:
     """Associate the domain, write its records when it has a hosted zone, and (``wait``) wait until it is
     ``active``. A www change re-associates it. On timeout, WaitTimeout lists the records to create."""
-    arn = service_arn or _service_arn(clients, params)
+    arn = service_arn or require_service_arn(clients, params)
     planned = plan_custom_domain(clients, params, cd, service_arn=arn)
     waits: dict[str, Any] = {"sleep": sleep, "clock": clock, "on_progress": on_progress}
     if planned.action is Action.CREATE or "www" in planned.changed_fields:
