@@ -20,6 +20,13 @@ Only actions the runbook calls, each on the narrowest resources and conditions t
   rules): App Runner does that work itself through AWSServiceRoleForAppRunner, and
   AWSAppRunnerFullAccess (enough for the console and API) grants none of them, so a direct API caller
   does not need them and this policy does not grant them.
+- Custom domains (``custom_domains``): App Runner's three domain actions on the service; Route 53's
+  ``GetHostedZone``, ``ListResourceRecordSets`` and ``ChangeResourceRecordSets`` on the hosted zones the
+  params name (Route 53 has no tags on records, so the zone is the narrowest resource).
+- Private services (``ingress``): the VPC ingress connection's actions on ``vpcingressconnection/<name>/*``
+  (the create with the owner tag); with ``vpc_endpoint_id: create`` the endpoint's create with the owner
+  tag (tag-on-create: ``ec2:CreateTags`` with ``ec2:CreateAction``), in the VPC, and its delete only with
+  the owner tag as ``aws:ResourceTag``.
 """
 
 from __future__ import annotations
@@ -116,6 +123,52 @@ def _app_runner(params: Params, arn: str) -> list[dict[str, Any]]:
     return statements
 
 
+def _domains(params: Params, arn: str) -> list[dict[str, Any]]:
+    if not params.custom_domains:
+        return []
+    actions = ["apprunner:AssociateCustomDomain", "apprunner:DescribeCustomDomains",
+               "apprunner:DisassociateCustomDomain"]  # fmt: skip
+    statements = [_statement("AppRunnerCustomDomains", actions, [f"{arn}:service/{params.name}/*"])]
+    zones = sorted({d.hosted_zone_id for d in params.custom_domains if d.hosted_zone_id})
+    if zones:
+        records = ["route53:GetHostedZone", "route53:ListResourceRecordSets"]
+        records.append("route53:ChangeResourceRecordSets")
+        hosted = [f"arn:{PARTITION}:route53:::hostedzone/{z}" for z in zones]
+        statements.append(_statement("Route53DomainRecords", records, hosted))
+    return statements
+
+
+def _private(params: Params, arn: str) -> list[dict[str, Any]]:
+    if params.ingress is None:
+        return []
+    connection = [f"{arn}:vpcingressconnection/{params.ingress.name}/*"]
+    statements = [
+        _statement("AppRunnerListIngressConnections", ["apprunner:ListVpcIngressConnections"], ["*"]),
+        _statement("AppRunnerCreateIngressConnection", ["apprunner:CreateVpcIngressConnection"], connection,
+                   **_owned_request(params)),
+        _statement("AppRunnerIngressConnection",
+                   ["apprunner:DescribeVpcIngressConnection", "apprunner:UpdateVpcIngressConnection",
+                    "apprunner:DeleteVpcIngressConnection", "apprunner:ListTagsForResource"], connection),
+    ]  # fmt: skip
+    if params.ingress.vpc_endpoint_id != "create":
+        return statements
+    region, account = params.region, params.account_id
+    endpoints = [f"arn:{PARTITION}:ec2:{region}:{account}:vpc-endpoint/*"]
+    vpc_id = params.ingress.vpc_id
+    vpcs = [f"arn:{PARTITION}:ec2:{region}:{account}:vpc/{'*' if vpc_id == 'default' else vpc_id}"]
+    reads = ["ec2:DescribeVpcEndpoints"]
+    reads += ["ec2:DescribeVpcs"] if vpc_id == "default" and not params.network else []
+    return statements + [
+        _statement("Ec2ReadEndpoints", reads, ["*"]),
+        _statement("Ec2CreateOwnedEndpoint", ["ec2:CreateVpcEndpoint"], endpoints, **_owned_request(params)),
+        _statement("Ec2CreateEndpointInVpc", ["ec2:CreateVpcEndpoint"], vpcs),
+        _statement("Ec2TagEndpointAtCreation", ["ec2:CreateTags"], endpoints,
+                   StringEquals={"ec2:CreateAction": "CreateVpcEndpoint"}),
+        _statement("Ec2DeleteOwnedEndpoint", ["ec2:DeleteVpcEndpoints"], endpoints,
+                   StringEquals={f"aws:ResourceTag/{OWNER_TAG}": params.name}),
+    ]  # fmt: skip
+
+
 def _service_linked_role(account: str, principal: str, role: str, sid: str) -> dict[str, Any]:
     resource = f"arn:{PARTITION}:iam::{account}:role/aws-service-role/{principal}/{role}"
     condition = {"StringEquals": {"iam:AWSServiceName": principal}}
@@ -198,7 +251,8 @@ def build_operator_policy(params: Params, *, audit_dir: str | None = None) -> di
     ``audit_dir`` overrides the params' (an ``s3://bucket/prefix`` adds the audit trail's statements).
     """
     arn = f"arn:{PARTITION}:apprunner:{params.region}:{params.account_id}"
-    statements = _app_runner(params, arn) + _iam(params) + _ec2(params)
+    statements = _app_runner(params, arn) + _iam(params) + _ec2(params) + _domains(params, arn)
+    statements += _private(params, arn)
     trail = audit_dir or params.audit_dir
     if trail.startswith("s3://"):
         statements += _s3(trail)
