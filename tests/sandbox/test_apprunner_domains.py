@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sandbox_helpers import client
 
+from runbook_lib.cli import main
 from runbook_lib.sandbox.server import SandboxHandle
 
 REQUESTS = "com.amazonaws.us-east-1.apprunner.requests"
@@ -53,7 +54,7 @@ def test_domain_turns_active_when_its_records_are_in_route53(
 
 
 def test_control_api_validates_and_duplicates_are_refused(
-    ar: Any, sb: SandboxHandle, make_service: Any
+    ar: Any, sb: SandboxHandle, make_service: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arn = make_service()["Service"]["ServiceArn"]
     sb.control.advance()
@@ -63,7 +64,9 @@ def test_control_api_validates_and_duplicates_are_refused(
     assert err.value.response["Error"]["Code"] == "InvalidRequestException"
     sb.control.advance()
     assert len(_domains(ar, arn)["api.example.org"]["CertificateValidationRecords"]) == 1
-    assert sb.control.validate_domain("api.example.org")[0]["Status"] == "binding_certificate"
+    assert main(["sandbox", "validate-domain", "nope.example.org", "--url", sb.url]) == 1
+    assert main(["sandbox", "validate-domain", "api.example.org", "--url", sb.url]) == 0
+    assert "api.example.org: binding_certificate" in capsys.readouterr().out
     sb.control.advance()
     assert _domains(ar, arn)["api.example.org"]["Status"] == "active"
 
