@@ -23,9 +23,9 @@ from typing import Any
 from runbook_lib.aws import MAX_PAGES, call
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceNotFound
-from runbook_lib.ownership import Foreign, NotOwned
+from runbook_lib.ownership import Foreign, NotOwned, is_owned
 from runbook_lib.params import CustomDomainParams, Params
-from runbook_lib.results import Action, Change, Result
+from runbook_lib.results import NOT_OWNED, Action, Change, Result
 from runbook_lib.waiters import (
     DOMAIN_RECORDS_TIMEOUT_S,
     GONE,
@@ -47,6 +47,7 @@ __all__ = [
     "find_custom_domains",
     "pending_hint",
     "plan_custom_domain",
+    "owned_service_arn",
     "records_table",
     "require_service_arn",
 ]
@@ -197,17 +198,27 @@ def _diff_records(params: Params, zone: dict[str, Any], records: list[dict[str, 
     return out
 
 
-def require_service_arn(clients: Clients, params: Params) -> str:
-    from runbook_lib.service import find_service
+def owned_service_arn(clients: Clients, params: Params) -> str | None:
+    """The ARN of the service of the params' name, None without one; NotOwned when it is not the runbook's
+    (domains are associated only with an owned service)."""
+    from runbook_lib.service import claimed_tags, find_service
 
     found = find_service(clients, params)
-    if found is None:
+    if found is not None:
+        claimed_tags(clients, params, found)
+    return found["arn"] if found else None
+
+
+def require_service_arn(clients: Clients, params: Params) -> str:
+    """Like ``owned_service_arn``; ResourceNotFound (run the `service` step first) without a service."""
+    arn = owned_service_arn(clients, params)
+    if arn is None:
         raise ResourceNotFound(
             "Run the `service` step first; custom domains are associated with the service.",
             resource=f"service {params.name}", operation="resolve_inputs", code="NotFound",
             aws_message="no service of that name",
         )  # fmt: skip
-    return found["arn"]
+    return arn
 
 
 # ------------------------------------------------------------------------------------------ plan / ensure
@@ -357,9 +368,11 @@ def delete_custom_domain(
 ) -> Result:
     """Remove the records the runbook wrote (only while they hold its values), then disassociate the
     domain and wait until it is gone; ABSENT when the service or the association is already gone."""
-    from runbook_lib.service import find_service
+    from runbook_lib.service import find_service, observed_tags
 
     service = find_service(clients, params)
+    if service is not None and not is_owned(params, observed_tags(clients, params, service["arn"])):
+        return Result(RESOURCE, cd.domain, Action.KEPT, detail=f"the service {NOT_OWNED}")
     observed = find_custom_domains(clients, service["arn"]) if service else {"domains": {}}
     found = observed["domains"].get(cd.domain)
     if found is None:

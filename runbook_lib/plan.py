@@ -214,8 +214,8 @@ def _plan_private(clients: Clients, params: Params, service: Result) -> list[Res
 def _plan_domains(clients: Clients, params: Params, done: dict[str, Result]) -> list[Result]:
     service = done.get("service")
     arn = service.arn if service and service.action in _KEEPS_ARN else None
-    if service is None:
-        arn = (find_service(clients, params) or {}).get("arn")
+    if service is None:  # `only="domains"`: the existing service, checked as the runbook's
+        arn = domains.owned_service_arn(clients, params)
     return [domains.plan_custom_domain(clients, params, cd, service_arn=arn) for cd in params.custom_domains]
 
 

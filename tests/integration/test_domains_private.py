@@ -137,3 +137,24 @@ def test_private_service_with_an_owned_endpoint(env: Any) -> None:
     ec2 = clients.client("ec2")
     live = [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
     assert live == []
+
+
+def test_a_service_the_runbook_does_not_own_gets_no_domain_and_keeps_its_own(env: Any) -> None:
+    control, params_with = env
+    params = params_with(custom_domains=[{"domain": "api.example.org"}])
+    clients = make_clients(params)
+    with pytest.raises(WaitTimeout):
+        _up(clients, params, control)  # associated, never validated
+    service = clients.apprunner.list_services()["ServiceSummaryList"][0]["ServiceArn"]
+    clients.apprunner.untag_resource(ResourceArn=service, TagKeys=["runbook:name"])  # now someone else's
+    control.clear_requests()
+    with pytest.raises(NotOwned, match="service"):
+        apply(clients, params, only="domains")
+    t = SimTime(control)
+    down = {
+        r.resource: r.action
+        for r in teardown(clients, params, raise_if_left=False, sleep=t.sleep, clock=t.clock)
+    }
+    assert down["custom_domain"] is Action.KEPT and down["service"] is Action.KEPT
+    assert "DisassociateCustomDomain" not in _mutating(control)
+    assert clients.apprunner.describe_custom_domains(ServiceArn=service)["CustomDomains"]
