@@ -17,7 +17,7 @@ from typing import Any
 
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
-from runbook_lib.errors import ResourceNotFound
+from runbook_lib.errors import ParameterError, Problem, ResourceConflict, ResourceNotFound
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
@@ -101,13 +101,8 @@ def _vpc_id(clients: Clients, params: Params) -> str:
         Filters=[{"Name": "isDefault", "Values": ["true"]}],
     )
     if not vpcs:
-        raise ResourceNotFound(
-            "Give ingress.vpc_id: the region has no default VPC.",
-            resource="default VPC",
-            operation="DescribeVpcs",
-            code="NotFound",
-            aws_message="no default VPC",
-        )
+        problem = Problem("ingress.vpc_id", f"`default`, but {params.region} has no default VPC; give an id")
+        raise ParameterError("params", [problem])
     return str(vpcs[0]["VpcId"])
 
 
@@ -349,7 +344,7 @@ def ensure_ingress_connection(
         )["VpcIngressConnection"]["VpcIngressConnectionArn"]
         done = Action.CREATED
     elif "service_arn" in planned.changed_fields:
-        raise ResourceNotFound(
+        raise ResourceConflict(
             f"The VPC ingress connection {name} belongs to another service ({planned.changes[-1].observed}); "
             "delete it (teardown of that environment) or give ingress.name another name.",
             resource=f"vpc ingress connection {name}",

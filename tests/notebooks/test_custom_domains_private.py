@@ -16,6 +16,11 @@ def _runs(folder: Path) -> list[Path]:
     return sorted(p for p in (folder / "runs").iterdir() if p.is_dir())
 
 
+def _last(folder: Path, action: str) -> Path:
+    """The newest run of ``action`` (run folders of the same second sort `down` before `up`)."""
+    return [p for p in _runs(folder) if p.name.endswith(f"_{action}")][-1]
+
+
 def _manifest(run: Path) -> dict:
     return json.loads((run / "manifest.json").read_text())
 
@@ -42,7 +47,7 @@ def test_domain_in_a_hosted_zone(runbook_env, write_params, tmp_path: Path) -> N
     params = write_params(tmp_path, "demo-go-app", custom_domains=domains)
 
     assert main(["up", str(params)]) == 0
-    m = _manifest(_runs(tmp_path)[-1])
+    m = _manifest(_last(tmp_path, "up"))
     domain = next(r for r in m["resources"] if r["resource"] == "custom_domain")
     assert domain["action"] == "CREATED" and domain["extra"]["status"] == "active"
     assert ("app.example.com.", "CNAME") in _records(url, zone_id)
@@ -53,8 +58,9 @@ def test_domain_in_a_hosted_zone(runbook_env, write_params, tmp_path: Path) -> N
     assert runbook_env.control.mutating_requests() == []
 
     assert main(["down", str(params)]) == 0
-    down = _manifest(_runs(tmp_path)[-1])
-    assert {r["resource"]: r["action"] for r in down["resources"]}["custom_domain"] == "DELETED"
+    down = _manifest(_last(tmp_path, "down"))
+    domain_down = next(r for r in down["resources"] if r["resource"] == "custom_domain")
+    assert domain_down["action"] == "DELETED", domain_down
     assert _records(url, zone_id) == set()
     services = _client(url, "apprunner").list_services()["ServiceSummaryList"]
     assert all(s["Status"] == "DELETED" for s in services)
@@ -103,7 +109,7 @@ def test_private_service_with_an_owned_endpoint(runbook_env, write_params, tmp_p
     assert "instead of HTTP" in _outputs(run / "05_service.ipynb")
 
     assert main(["down", str(params)]) == 0
-    down = {r["resource"]: r["action"] for r in _manifest(_runs(tmp_path)[-1])["resources"]}
+    down = {r["resource"]: r["action"] for r in _manifest(_last(tmp_path, "down"))["resources"]}
     assert down["ingress_connection"] == "DELETED" and down["vpc_endpoint"] == "DELETED"
     ec2 = _client(runbook_env.url, "ec2")
     assert [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"] == []
