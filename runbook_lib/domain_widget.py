@@ -135,62 +135,13 @@ def _make_view(
     return _View(widget, out, kind="domain")
 
 
-async def gate_domain(
-    clients: Any,
-    params: Any,
-    cd: Any,
-    *,
-    interactive: bool = True,
-    timeout: float | None = None,
-    interval_s: float = 2.0,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    out: Callable[[str], None] = print,
-) -> Any:
-    """Associate one domain (and write its records), then wait in the widget until it is active."""
-    from runbook_lib.domains import ensure_custom_domain, require_service_arn
+def _outcome(cd: Any, ensured: Any, final: DomainState, out: Callable[[str], None]) -> Any:
+    """The domain's Result when active; WaitFailed when it failed; WaitTimeout (records printed) otherwise."""
     from runbook_lib.errors import WaitFailed, WaitTimeout
     from runbook_lib.results import Result
-    from runbook_lib.service import sandbox_endpoint
 
-    arn = require_service_arn(clients, params)
-    ensured = ensure_custom_domain(clients, params, cd, service_arn=arn, wait=False)
-    desired = ensured.extra["records"]
-    latest = {"observed": find_custom_domains(clients, arn)["domains"].get(cd.domain) or {}}
-    sandbox = sandbox_endpoint(clients)
-    state = DomainState(
-        cd.domain,
-        ensured.extra["dns_target"],
-        _rows(desired, latest["observed"].get("records", [])),
-        hosted_zone_id=cd.hosted_zone_id,
-        status=ensured.extra.get("status") or "creating",
-        timeout_s=params.timeouts.domain_validation_s if timeout is None else timeout,
-        sandbox=sandbox is not None,
-    )
-    view = _make_view(state, sandbox, interactive=interactive, out=out)
-
-    def poll() -> str:
-        latest["observed"] = find_custom_domains(clients, arn)["domains"].get(cd.domain) or {}
-        return latest["observed"].get("status", "GONE")
-
-    def with_records(s: DomainState) -> DomainState:
-        return replace(s, records=_rows(desired, latest["observed"].get("records", [])))
-
-    final = state
-    if not state.final:
-        final = await wait_for(
-            poll,
-            state,
-            show=lambda s: view.show(with_records(s)),
-            check_requested=view.take_check,
-            interval_s=interval_s,
-            sleep=sleep,
-            clock=clock,
-        )
-    final = with_records(final)
-    view.finish(final)
-    extra = {**ensured.extra, "status": final.status}
     if final.status == "active":
+        extra = {**ensured.extra, "status": final.status}
         return Result(
             "custom_domain",
             cd.domain,
@@ -205,13 +156,68 @@ async def gate_domain(
             what=f"custom domain {cd.domain}",
             last=final.status,
         )
-    out(pending_hint(cd.domain, desired))
+    hint = pending_hint(cd.domain, ensured.extra["records"])
+    out(hint)
     raise WaitTimeout(
-        pending_hint(cd.domain, desired),
-        seconds=final.elapsed_s,
-        what=f"custom domain {cd.domain} to become active",
-        last=final.status,
+        hint, seconds=final.elapsed_s, what=f"custom domain {cd.domain} to become active", last=final.status
     )
+
+
+async def gate_domain(
+    clients: Any,
+    params: Any,
+    cd: Any,
+    *,
+    interactive: bool = True,
+    timeout: float | None = None,
+    interval_s: float = 2.0,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    out: Callable[[str], None] = print,
+) -> Any:
+    """Associate one domain (and write its records), then wait in the widget until it is active."""
+    from runbook_lib.domains import ensure_custom_domain, require_service_arn
+    from runbook_lib.service import sandbox_endpoint
+
+    arn = require_service_arn(clients, params)
+    ensured = ensure_custom_domain(clients, params, cd, service_arn=arn, wait=False)
+    desired = ensured.extra["records"]
+    latest = {"observed": find_custom_domains(clients, arn)["domains"].get(cd.domain) or {}}
+
+    def poll() -> str:
+        latest["observed"] = find_custom_domains(clients, arn)["domains"].get(cd.domain) or {}
+        return latest["observed"].get("status", "GONE")
+
+    def with_records(s: DomainState) -> DomainState:
+        return replace(s, records=_rows(desired, latest["observed"].get("records", [])))
+
+    sandbox = sandbox_endpoint(clients)
+    state = with_records(
+        DomainState(
+            cd.domain,
+            ensured.extra["dns_target"],
+            (),
+            hosted_zone_id=cd.hosted_zone_id,
+            status=ensured.extra.get("status") or "creating",
+            sandbox=sandbox is not None,
+            timeout_s=params.timeouts.domain_validation_s if timeout is None else timeout,
+        )
+    )
+    view = _make_view(state, sandbox, interactive=interactive, out=out)
+    final = state
+    if not state.final:
+        final = await wait_for(
+            poll,
+            state,
+            show=lambda s: view.show(with_records(s)),
+            check_requested=view.take_check,
+            interval_s=interval_s,
+            sleep=sleep,
+            clock=clock,
+        )
+    final = with_records(final)
+    view.finish(final)
+    return _outcome(cd, ensured, final, out)
 
 
 async def gate_domains(clients: Any, params: Any, **kw: Any) -> list[Any]:

@@ -317,6 +317,34 @@ def plan_ingress(
     return Result(CONNECTION, name, action, arn=found["arn"], changes=tuple(changes), extra=extra)
 
 
+def _send(
+    clients: Clients, params: Params, planned: Result, service_arn: str, endpoint_id: str
+) -> tuple[str, Action]:
+    """Create or update the connection as planned; (its ARN, what was done)."""
+    name = _ingress(params).name
+    resource = f"vpc ingress connection {name}"
+    if planned.action is Action.CREATE:
+        request = build_create_ingress_request(params, service_arn, _vpc_id(clients, params), endpoint_id)
+        made = call(clients, "apprunner", "CreateVpcIngressConnection", resource=resource, **request)
+        return made["VpcIngressConnection"]["VpcIngressConnectionArn"], Action.CREATED
+    if "service_arn" in planned.changed_fields:
+        raise ResourceConflict(
+            f"The VPC ingress connection {name} belongs to another service ({planned.changes[-1].observed}); "
+            "delete it (teardown of that environment) or give ingress.name another name.",
+            resource=resource,
+            operation="plan_ingress",
+            code="Conflict",
+            aws_message="the connection is bound to another service",
+        )
+    arn = str(planned.arn)
+    if planned.action is not Action.UPDATE:
+        return arn, Action.UNCHANGED
+    vpc = {"VpcId": planned.extra["vpc_id"], "VpcEndpointId": endpoint_id}
+    call(clients, "apprunner", "UpdateVpcIngressConnection", resource=resource, VpcIngressConnectionArn=arn,
+         IngressVpcConfiguration=vpc)  # fmt: skip
+    return arn, Action.UPDATED
+
+
 def ensure_ingress_connection(
     clients: Clients,
     params: Params,
@@ -333,38 +361,7 @@ def ensure_ingress_connection(
     planned = plan_ingress(clients, params, service_arn=service_arn, endpoint_id=endpoint_id)
     if planned.action is Action.UNCHANGED and planned.extra.get("status") == "AVAILABLE":
         return planned
-    if planned.action is Action.CREATE:
-        vpc_id = _vpc_id(clients, params)
-        arn = call(
-            clients,
-            "apprunner",
-            "CreateVpcIngressConnection",
-            resource=f"vpc ingress connection {name}",
-            **build_create_ingress_request(params, service_arn, vpc_id, endpoint_id),
-        )["VpcIngressConnection"]["VpcIngressConnectionArn"]
-        done = Action.CREATED
-    elif "service_arn" in planned.changed_fields:
-        raise ResourceConflict(
-            f"The VPC ingress connection {name} belongs to another service ({planned.changes[-1].observed}); "
-            "delete it (teardown of that environment) or give ingress.name another name.",
-            resource=f"vpc ingress connection {name}",
-            operation="plan_ingress",
-            code="Conflict",
-            aws_message="the connection is bound to another service",
-        )
-    else:
-        arn = str(planned.arn)
-        if planned.action is Action.UPDATE:
-            vpc = {"VpcId": planned.extra["vpc_id"], "VpcEndpointId": endpoint_id}
-            call(
-                clients,
-                "apprunner",
-                "UpdateVpcIngressConnection",
-                resource=f"vpc ingress connection {name}",
-                VpcIngressConnectionArn=arn,
-                IngressVpcConfiguration=vpc,
-            )
-        done = Action.UPDATED if planned.action is Action.UPDATE else Action.UNCHANGED
+    arn, done = _send(clients, params, planned, service_arn, endpoint_id)
     spec = ingress_available(name, lambda: _status(clients, arn))
     wait_for(
         spec, timeout=timeout or params.timeouts.ingress_s, sleep=sleep, clock=clock, on_progress=on_progress
