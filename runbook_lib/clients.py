@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from runbook_lib.params import Params
 
 USER_AGENT = "runbook-lib/0.1.0"
-SERVICES = ("apprunner", "iam", "ec2", "sts", "s3")
+SERVICES = ("apprunner", "iam", "ec2", "sts", "s3", "route53")
 READ_PREFIXES = ("Describe", "List", "Get")
 # request members that identify a resource; everything else (env, secrets, commands) stays out of logs
 _IDENTIFYING = (

@@ -52,6 +52,7 @@ SEQUENCES: dict[str, tuple[Step, ...]] = {
         Step("network", "03_vpc_connector"),
         Step("autoscaling", "04_autoscaling"),
         Step("service", "05_service"),
+        Step("domains", "06_custom_domains"),
     ),
     "down": (PREFLIGHT, Step("teardown", "90_teardown", ("delete_connection",))),
     # commands on the running service: one operations notebook, its `operation` parameter the step name

@@ -23,8 +23,8 @@ Behaviours AWS leaves undocumented (docs/apprunner-behavior.md), and the choice 
   10-name quota.
 - ListVpcConnectors includes INACTIVE connectors until they are purged (``deleted_retention_s``).
 - DeleteService / DeleteVpcConnector on something already DELETED / INACTIVE → ``ResourceNotFoundException``.
-- Unimplemented operations (custom domains, VPC ingress connections except the two list/describe reads)
-  answer ``InvalidRequestException`` naming the sandbox.
+- Custom domains and VPC ingress connections live in ``domains.py`` (state in ``custom_domains`` and
+  ``ingress`` here); unimplemented operations answer ``InvalidRequestException`` naming the sandbox.
 
 Answers checked against sources outside this project (the real API, not its model, where they differ):
 
@@ -553,6 +553,8 @@ class AppRunnerBackend:
         self.operations: dict[str, list[Operation]] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self.failure_reasons: dict[str, str] = {}  # operation id -> why it failed (written to the logs)
+        self.custom_domains: dict[str, dict[str, Any]] = {}  # service ARN -> domain -> domains.CustomDomain
+        self.ingress: dict[str, Any] = {}  # ARN -> domains.IngressConnection
         default = AutoScalingConfiguration(
             name=DEFAULT_ASC_NAME,
             revision=1,
@@ -701,6 +703,8 @@ class AppRunnerBackend:
     # ------------------------------------------------------------------ tags
     def _known_arn(self, arn: str) -> bool:
         if arn in self.connections or arn in self.ascs or arn in self.connectors or arn in self.observability:
+            return True
+        if arn in self.ingress and self.ingress[arn].status != "DELETED":
             return True
         return any(s.arn == arn for s in self.services.values())
 
@@ -1434,6 +1438,12 @@ class AppRunnerBackend:
     def delete_service(self, arn: str) -> tuple[Service, Operation]:
         svc = self.get_service(arn)
         self._require_not_busy(svc, "delete")
+        held = [c.arn for c in self.ingress.values() if c.service_arn == arn and c.status == "AVAILABLE"]
+        if held:  # the message AWS gives (hashicorp/terraform-provider-aws#40896)
+            raise InvalidStateException(
+                "You cannot delete a Service while it has VpcIngressConnections with a status of AVAILABLE. "
+                f"Service Arn: {arn} VpcIngressConnection Arn: {held[0]}"
+            )
         svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
         op = self._new_operation(svc, "DELETE_SERVICE")
         fail = self.faults.take("fail_next_delete")
