@@ -37,8 +37,8 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
 
 $(AIRFLOW_STAMP): pyproject.toml
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
-	$(AIRFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(AIRFLOW_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[airflow,dev]'
+	$(AIRFLOW_VENV)/bin/python -m pip install --disable-pip-version-check --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --disable-pip-version-check -e '.[airflow,dev]'
 	$(AIRFLOW_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (runbook)" >/dev/null
 	touch $(AIRFLOW_STAMP)
 
