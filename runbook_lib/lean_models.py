@@ -40,9 +40,12 @@ def cache_dir() -> Path:
 
 
 def strip_documentation(data: Any) -> Any:
-    """The model without its ``documentation`` members (in place; returned for convenience)."""
+    """The model with every ``documentation`` member emptied (in place; returned for convenience).
+
+    Emptied, not removed: botocore reads some without a default (S3's ``clientContextParams``)."""
     if isinstance(data, dict):
-        data.pop("documentation", None)
+        if "documentation" in data:
+            data["documentation"] = ""
         for value in data.values():
             strip_documentation(value)
     elif isinstance(data, list):
@@ -72,7 +75,7 @@ class LeanFileLoader(botocore.loaders.JSONFileLoader):
 
     def _lean(self, source: str) -> Any:
         stat = os.stat(source)
-        key = f"{botocore.__version__}:{source}:{stat.st_size}:{stat.st_mtime_ns}"
+        key = f"lean-2:{botocore.__version__}:{source}:{stat.st_size}:{stat.st_mtime_ns}"
         cached = self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
         if cached.is_file():
             return json.loads(cached.read_bytes())

@@ -213,6 +213,7 @@ def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # every variant runs up and down: minutes on a 2-core machine
 def test_without_any_one_statement_or_action_a_run_is_refused_naming_it(enforced, tmp_path, capsys) -> None:
     params_path = write_params(tmp_path, network=True)
     policy = printed_policy(params_path, capsys)
@@ -357,6 +358,7 @@ def _up_down(sb: Any, params_path: Path, start: int = 0) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # every variant runs up and down: minutes on a 2-core machine
 def test_domains_and_a_private_service_need_exactly_their_statements(enforced, tmp_path, capsys) -> None:
     params_path = private_params(enforced, tmp_path)
     policy = printed_policy(params_path, capsys)
