@@ -11,7 +11,7 @@ LAB_TOKEN ?=
 # JupyterLab's defaults for this project (no "news" pop-up): jupyter/lab-settings/overrides.json
 LAB_SETTINGS := $(CURDIR)/jupyter/lab-settings
 
-.PHONY: install lint test demo lab stop clean bench
+.PHONY: install lint test test-airflow demo lab stop clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,21 @@ lint: install
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Airflow in a virtualenv of its own (it pins its own dependencies; never in .venv): the example DAG
+# end to end with `airflow dags test` on a sandbox started by the test (docs/airflow.md).
+AIRFLOW_VENV ?= .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
+
+$(AIRFLOW_STAMP): pyproject.toml
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --disable-pip-version-check --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --disable-pip-version-check -e '.[airflow,dev]'
+	$(AIRFLOW_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (runbook)" >/dev/null
+	touch $(AIRFLOW_STAMP)
+
+test-airflow: $(AIRFLOW_STAMP)
+	$(AIRFLOW_VENV)/bin/pytest tests/airflow_dag -q -p no:cacheprovider
 
 # The runbook on the local sandbox (a test double of AWS). The sandbox keeps running for `make lab`.
 demo: install
@@ -58,4 +73,4 @@ stop: install
 	$(BIN)/runbook sandbox stop
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .ruff_cache

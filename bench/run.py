@@ -30,6 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import lib  # noqa: E402  (bench/lib.py, next to this file)
+import scale  # noqa: E402  (bench/scale.py: 32 environments at --jobs 32)
 
 BIN = Path(sys.executable).parent
 PARAMS = ROOT / "params" / "sandbox.yaml"
@@ -333,7 +334,31 @@ def rows(series: dict[str, list[Any]], waiter: dict[str, Any]) -> list[dict[str,
             out.append(row(f"batch8_jobs{jobs}_peak_mb", f"  peak RSS, --jobs {jobs}", "MB"))
         out.append(row("batch8_jobs4_over_one_env", "8 envs --jobs 4 / one env", "x"))
         out.append(row("one_env_peak_mb", "peak RSS, one environment", "MB"))
-    return out
+    return out + scale_rows(series)
+
+
+def scale_rows(series: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    return [{"figure": f"{figure} (`{key}`)", "unit": unit, "series": series[key], "target": target}
+            for key, figure, unit, target in scale.SCALE_ROWS if key in series]  # fmt: skip
+
+
+def scale_figures(sb: Sandbox, env: dict[str, str], work: Path) -> dict[str, list[Any]]:
+    """The scale figures first, on a sandbox nothing else has loaded yet (bench/scale.py)."""
+    return scale.scale_rounds(sb, env, work, timed=timed, runbook=runbook, batch_files=batch_files)
+
+
+def write_scale_only(series: dict[str, list[Any]], args: argparse.Namespace, started: float) -> int:
+    """``--scale-only``: the scale figures alone, in bench/scale-results.json unless ``--out`` says."""
+    out = HERE / "scale-results.json" if args.out == str(HERE / "results.json") else Path(args.out)
+    results = {
+        **{k: v[0] for k, v in series.items()},
+        "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(), "bench_duration_s": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(lib.table(scale_rows(series)))
+    print(f"\nwritten to {out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds of the main figures [5]")
     parser.add_argument("--batch-repeat", type=int, default=3, help="rounds of each batch size [3]")
     parser.add_argument("--skip-batch", action="store_true", help="leave out the 8-environment batches")
+    parser.add_argument("--skip-scale", action="store_true", help="leave out the 32-environment batch")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="only the 32-environment batch (in bench/scale-results.json)")  # fmt: skip
     parser.add_argument("--out", default=str(HERE / "results.json"), help="[bench/results.json]")
     args = parser.parse_args(argv)
     if shutil.which("aws", path=str(BIN)) is None:
@@ -353,12 +381,16 @@ def main(argv: list[str] | None = None) -> int:
         with Sandbox(work) as sb:
             env = environment(sb.url)
             print(f"sandbox at {sb.url}; work dir {work}", file=sys.stderr)
+            scaled = {} if args.skip_scale else scale_figures(sb, env, work)
+            if args.scale_only:
+                return write_scale_only(scaled, args, started)
             series = main_rounds(sb, env, work, args.repeat)
             waiter = waiter_figures()
             if not args.skip_batch:
                 series.update(batch_rounds(sb, env, work, args.batch_repeat))
                 one = lib.summarize(series["up_fresh_s"])["median"]
                 series["batch8_jobs4_over_one_env"] = [t / one for t in series["batch8_jobs4_s"]]
+            series.update(scaled)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -371,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         **{k: medians.get(k) for k in (
             "up_fresh_s", "cli_baseline_s", "up_vs_cli_ratio", "up_noop_s", "noop_mutating_calls", "plan_s",
             "fresh_calls_excluding_polls", "batch8_jobs1_s", "batch8_jobs4_s", "batch8_jobs4_over_one_env",
+            "batch32_jobs32_over_one_env", "batch32_peak_mb", "batch32_throttled",
         )},  # fmt: skip
         "polls_per_300s_op": waiter["polls_per_300s_op"],
         "detection_latency_s": waiter["detection_latency_s"],

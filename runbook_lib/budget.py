@@ -27,7 +27,15 @@ def step_waits(params: Params, step: str) -> dict[str, float]:
         "vpc connector deletion": float(t.vpc_connector_delete_s),
         "security group deletion": float(t.security_group_delete_s),
     }
+    private = {"ingress connection": float(t.ingress_s)} if params.ingress else {}
+    domains = len(params.custom_domains)
     waits: dict[str, dict[str, float]] = {
+        "domains": {
+            "domain records": 300.0 * domains,
+            "domain validation": float(t.domain_validation_s) * domains,
+        }
+        if domains
+        else {},
         "connection": {
             "handshake": float(params.connection.handshake_timeout_s) if params.connection else 0.0
         },
@@ -37,12 +45,15 @@ def step_waits(params: Params, step: str) -> dict[str, float]:
             "failed service deletion": service,
             "service operation": service,
             **connector,
+            **private,
         },
         **{
             op: {"service settling": service, "service operation": service}
             for op in ("pause", "resume", "deploy")
         },
         "teardown": {
+            **({"domain disassociation": 300.0 * domains} if domains else {}),
+            **private,
             "service settling": service,
             "service deletion": service,
             **(network if params.network else {}),

@@ -154,9 +154,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif event["event"] == "run_end":
             bar.update(task, description=f"{path}: {event['status']}")
 
-    from runbook_lib import signals
+    from runbook_lib import signals, throttle
 
-    with signals.handling() as stop, bar:
+    with signals.handling() as stop, bar, throttle.configured(args.rate, args.burst):  # kernels inherit it
         results = runner.run_batch(args.params, args.command, _options(args, on_event), jobs=args.jobs)
     status = present_runs(results)
     return signals.exit_code(stop.signum) if stop.requested else status
@@ -320,6 +320,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be requests per second (0 = no budget), not {text!r}")
+    return value
+
+
 def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument("params", nargs="+", metavar="PARAMS", help="one parameter file per environment")
     _common(parser)
@@ -327,6 +334,11 @@ def _run_arguments(parser: argparse.ArgumentParser, action: str) -> None:
     parser.add_argument(
         "--jobs", "-j", type=_positive_int, default=1, metavar="N", help="environments at once [1]"
     )
+    parser.add_argument(
+        "--rate", type=_rate, metavar="R",
+        help="App Runner requests per second per account and region, shared by the batch [10; 0 = off]",
+    )  # fmt: skip
+    parser.add_argument("--burst", type=_positive_int, metavar="N", help="the budget's burst [20]")
     parser.add_argument(
         "--cell-timeout", type=_seconds, metavar="S", help="per cell [1800 + the waits of its step]"
     )

@@ -9,6 +9,7 @@ outcome, duration) for progress callbacks and the audit trail.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from runbook_lib import throttle
 from runbook_lib.errors import WrongAccount
 
 if TYPE_CHECKING:
     from runbook_lib.params import Params
 
 USER_AGENT = "runbook-lib/0.1.0"
-SERVICES = ("apprunner", "iam", "ec2", "sts", "s3")
+SERVICES = ("apprunner", "iam", "ec2", "sts", "s3", "route53")
 READ_PREFIXES = ("Describe", "List", "Get")
 # request members that identify a resource; everything else (env, secrets, commands) stays out of logs
 _IDENTIFYING = (
@@ -79,6 +81,7 @@ class Clients:
         self.listeners: list[Callable[[CallRecord], None]] = []
         self.reads: dict[tuple[str, str, str], Any] = {}  # memo of reads, see runbook_lib.aws.call
         self.read_only = False  # inside read_only_scope(): every read is memoized
+        self.budget: Any = None  # runbook_lib.throttle.Budget: App Runner requests wait for a token
 
     @contextlib.contextmanager
     def read_only_scope(self) -> Iterator[None]:
@@ -102,6 +105,8 @@ class Clients:
             if service not in self._clients:
                 made = self.session.client(service, config=self.config, endpoint_url=self._endpoint_url)
                 self._record_calls(made)
+                if service == "apprunner" and self.budget is not None:
+                    self.budget.attach(made)
                 self._clients[service] = made
             return self._clients[service]
 
@@ -165,6 +170,13 @@ class Clients:
         client.meta.events.register(f"after-call-error.{service}", after_error)
 
 
+# Kernels the runner starts (runbook_lib.kernel) set this: their notebooks run one after another in one
+# thread, so each notebook's make_clients hands back the previous notebook's Clients, emptied (no calls,
+# listeners or memo: as new), instead of building every boto3 client again (~0.1 s of CPU a notebook).
+REUSE_ENV = "RUNBOOK_REUSE_CLIENTS"
+_REUSED: dict[tuple[Any, ...], Clients] = {}
+
+
 def make_clients(
     params: Params | None = None,
     *,
@@ -174,6 +186,23 @@ def make_clients(
     max_attempts: int = 8,
 ) -> Clients:
     """Build the clients: region from params, profile/endpoint from the environment unless given."""
+    how = {"region": region, "profile": profile, "endpoint_url": endpoint_url, "max_attempts": max_attempts}
+    if os.environ.get(REUSE_ENV) != "1":
+        return _new_clients(params, **how)
+    env = tuple(os.environ.get(k) for k in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL"))
+    key = (threading.get_ident(), params.account_id if params else None,
+           params.region if params else None, *how.values(), *env)  # fmt: skip
+    found = _REUSED.get(key)
+    if found is None:
+        found = _REUSED[key] = _new_clients(params, **how)
+    found.calls, found.listeners, found.reads, found.read_only = [], [], {}, False
+    return found
+
+
+def _new_clients(
+    params: Params | None, *, region: str | None, profile: str | None, endpoint_url: str | None,
+    max_attempts: int,
+) -> Clients:
     session = boto3.Session(
         botocore_session=botocore_session(),
         profile_name=profile,
@@ -185,7 +214,9 @@ def make_clients(
         connect_timeout=10,
         read_timeout=60,
     )
-    return Clients(session, config, endpoint_url)
+    clients = Clients(session, config, endpoint_url)
+    clients.budget = throttle.from_environment(params.account_id if params else None, clients.region)
+    return clients
 
 
 _LOADERS: dict[Any, Any] = {}
@@ -198,15 +229,16 @@ def botocore_session() -> Any:
     Every notebook of a run builds its clients in the same kernel, and a batch builds them in the same
     runner: the API models (EC2's alone is megabytes of JSON) are then parsed once, not per session.
     """
-    import botocore.loaders
     import botocore.session
+
+    from runbook_lib import lean_models
 
     session = botocore.session.get_session()
     data_path = session.get_config_variable("data_path")
     with _LOADERS_LOCK:
         loader = _LOADERS.get(data_path)
-        if loader is None:
-            loader = _LOADERS[data_path] = botocore.loaders.create_loader(data_path)
+        if loader is None:  # models without their documentation, parsed from a cache (lean_models)
+            loader = _LOADERS[data_path] = lean_models.create_loader(data_path)
     session.register_component("data_loader", loader)
     return session
 

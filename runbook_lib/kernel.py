@@ -4,7 +4,8 @@ ipykernel's own parent poller starts only once the kernel has initialised, so a 
 kernel is still starting (the runner starts the next notebook's kernel ahead) could leave it behind.
 This launcher exits the kernel as soon as the process that launched it (``JPY_PARENT_PID``) is gone.
 It also drops ipykernel's "running over TCP without encryption" warning, printed once per kernel: the
-runner's kernels listen on 127.0.0.1 only.
+runner's kernels listen on 127.0.0.1 only. Its notebooks, one after another, reuse their boto3 clients
+(``runbook_lib.clients.REUSE_ENV``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class _LoopbackOnly(logging.Filter):
 def main() -> None:
     """What ``python -m ipykernel_launcher`` does, after starting the watch."""
     watch_parent()
+    os.environ.setdefault("RUNBOOK_REUSE_CLIENTS", "1")  # runbook_lib.clients.REUSE_ENV: see there
     logging.getLogger("IPKernelApp").addFilter(_LoopbackOnly())
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]

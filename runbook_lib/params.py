@@ -24,7 +24,7 @@ OWNER_TAG = "runbook:name"
 MANAGED_TAG = "runbook:tags"  # the params' tag keys the runbook set, joined by "+" (runbook_lib.ownership)
 ADOPTABLE = (
     "connection", "instance_role", "security_group", "vpc_connector", "autoscaling", "service",
-    "access_role", "observability",
+    "access_role", "observability", "ingress_connection", "vpc_endpoint", "dns_record",
 )  # fmt: skip
 ASC_NAME_MAX = 32
 SANDBOX_ACCOUNT = "123456789012"
@@ -318,6 +318,12 @@ class InstanceParams(_Model):
         return self
 
 
+def _check_vpc(v: str) -> str:
+    if v != "default" and not re.fullmatch(r"vpc-[0-9a-f]{8,17}", v):
+        raise ValueError("must be `default` or a VPC id like vpc-0abc1234")
+    return v
+
+
 class NetworkParams(_Model):
     """VPC egress through a VPC connector."""
 
@@ -326,12 +332,7 @@ class NetworkParams(_Model):
     security_group_ids: list[str] = Field(default_factory=list)
     connector_name: str
 
-    @field_validator("vpc_id")
-    @classmethod
-    def _vpc(cls, v: str) -> str:
-        if v != "default" and not re.fullmatch(r"vpc-[0-9a-f]{8,17}", v):
-            raise ValueError("must be `default` or a VPC id like vpc-0abc1234")
-        return v
+    _vpc = field_validator("vpc_id")(_check_vpc)
 
     @field_validator("subnet_ids", mode="before")
     @classmethod
@@ -351,6 +352,59 @@ class NetworkParams(_Model):
         return _all_match(v, r"sg-[0-9a-f]{8,17}", "must be security group ids like sg-0abc1234")
 
     _name = field_validator("connector_name")(lambda v: check_api(v, "VpcConnectorName"))
+
+
+class CustomDomainParams(_Model):
+    """A custom domain of the service; with ``hosted_zone_id`` the runbook writes its DNS records."""
+
+    domain: str
+    www: bool = False  # EnableWWWSubdomain (the API's default is true; the runbook asks only when told)
+    hosted_zone_id: str | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        check_api(v, "DomainName")
+        if "*" in v or not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", v.lower()):
+            raise ValueError("must be a fully qualified domain name like app.example.com (no wildcard)")
+        return v.lower().rstrip(".")
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z0-9]{1,32}", v.removeprefix("/hostedzone/")):
+            raise ValueError("must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ")
+        return None if v is None else v.removeprefix("/hostedzone/")
+
+
+class IngressParams(_Model):
+    """How a private service is reached: a VPC ingress connection to an apprunner.requests endpoint."""
+
+    vpc_id: str = "default"
+    vpc_endpoint_id: str  # vpce-…, or `create` for an endpoint the runbook owns
+    subnet_ids: list[str] = Field(default_factory=list)  # for a created endpoint (default: the VPC's own)
+    name: str
+
+    _vpc = field_validator("vpc_id")(_check_vpc)
+    _name = field_validator("name")(lambda v: check_api(v, "VpcIngressConnectionName"))
+
+    @field_validator("vpc_endpoint_id")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if v != "create" and not re.fullmatch(r"vpce-[0-9a-f]{8,17}", v):
+            raise ValueError("must be `create` or an interface endpoint id like vpce-0abc1234")
+        return v
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, v: list[str]) -> list[str]:
+        return _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
+
+    @model_validator(mode="after")
+    def _subnets_only_when_created(self) -> IngressParams:
+        if self.subnet_ids and self.vpc_endpoint_id != "create":
+            raise ValueError("subnet_ids: only used when vpc_endpoint_id is `create`")
+        return self
 
 
 def autoscaling_name(name: str) -> str:
@@ -413,6 +467,8 @@ class TimeoutParams(_Model):
     service_s: int = Field(1800, ge=1, le=86400)  # each wait on a service: its operation, settling, deletion
     vpc_connector_delete_s: int = Field(600, ge=1, le=86400)  # while App Runner still uses the connector
     security_group_delete_s: int = Field(2700, ge=1, le=86400)  # while App Runner's ENIs hold the group
+    domain_validation_s: int = Field(3600, ge=1, le=172800)  # a custom domain: DNS validation until active
+    ingress_s: int = Field(600, ge=1, le=86400)  # each wait on a VPC ingress connection or its endpoint
 
 
 class ObservabilityParams(_Model):
@@ -436,6 +492,8 @@ class Params(_Model):
     instance: InstanceParams
     network: NetworkParams | None = None
     public: bool = True
+    ingress: IngressParams | None = None  # required when public is false
+    custom_domains: list[CustomDomainParams] = Field(default_factory=list)
     autoscaling: AutoscalingParams
     health_check: HealthCheckParams = Field(default_factory=HealthCheckParams)
     observability: ObservabilityParams | None = None
@@ -456,11 +514,13 @@ class Params(_Model):
             ("network", "connector_name", name),
             ("autoscaling", "name", autoscaling_name(name)),
             ("observability", "name", autoscaling_name(name)),
+            ("ingress", "name", name),
         ):
-            value = data.get(section, {} if section not in ("network", "observability") else None)
+            optional = ("network", "observability", "ingress")
+            value = data.get(section, {} if section not in optional else None)
             if isinstance(value, dict) and key not in value:
                 data[section] = {**value, key: default}
-            elif value is None and section not in ("network", "observability"):
+            elif value is None and section not in optional:
                 data[section] = {key: default}
         image = (data.get("source") or {}).get("image") if isinstance(data.get("source"), dict) else None
         ident = image.get("identifier") if isinstance(image, dict) else None
@@ -515,6 +575,18 @@ class Params(_Model):
             raise ValueError(
                 f"source.repository_url: must be on {host} for connection.provider {self.connection.provider}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _private(self) -> Params:
+        if not self.public and self.ingress is None:
+            raise ValueError("ingress: is required when public is false (vpc_id and vpc_endpoint_id)")
+        if self.public and self.ingress is not None:
+            raise ValueError("ingress: is only for a private service; set public: false or remove it")
+        seen = [d.domain for d in self.custom_domains]
+        twice = sorted({d for d in seen if seen.count(d) > 1})
+        if twice:
+            raise ValueError(f"custom_domains: listed more than once: {', '.join(twice)}")
         return self
 
     @property

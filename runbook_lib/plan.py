@@ -1,6 +1,7 @@
 """Cross-resource order in one place: plan (read-only), apply (in dependency order) and teardown.
 
-Order: connection → instance_role → network (security group, VPC connector) → autoscaling → service.
+Order: connection → instance_role → network (security group, VPC connector) → autoscaling → service (and,
+for a private service, its VPC endpoint and ingress connection) → domains (custom domains).
 Every step works alone (``only=``): it finds its inputs by name, and a missing prerequisite raises
 ResourceNotFound naming the step to run first. The account guard runs before any other call.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runbook_lib import autoscaling, connection, iam, network, observability
+from runbook_lib import autoscaling, connection, domains, iam, ingress, network, observability
 from runbook_lib.clients import Clients, check_account
 from runbook_lib.connection import (
     connections_console,
@@ -43,12 +44,16 @@ from runbook_lib.waiters import Clock, Progress, Sleep
 
 log = logging.getLogger(__name__)
 
-STEPS = ("connection", "instance_role", "network", "autoscaling", "service")
+STEPS = ("connection", "instance_role", "network", "autoscaling", "service", "domains")
 STEP_OF = {
     "connection": "connection", "instance_role": "instance_role", "security_group": "network",
     "vpc_connector": "network", "autoscaling": "autoscaling", "service": "service",
+    "vpc_endpoint": "service", "ingress_connection": "service", "custom_domain": "domains",
 }  # fmt: skip
-SETTLED = {"connection": "AVAILABLE", "service": "RUNNING"}  # statuses apply would not wait on
+SETTLED = {  # statuses apply would not wait on
+    "connection": "AVAILABLE", "service": "RUNNING",
+    "ingress_connection": "AVAILABLE", "custom_domain": "active",
+}  # fmt: skip
 _KEEPS_ARN = {Action.UNCHANGED, Action.UPDATE}  # plan actions after which a resource's ARN is still valid
 
 
@@ -226,6 +231,26 @@ def plan(clients: Clients, params: Params, *, only: str | None = None) -> Plan:
         return _plan(clients, params, steps)
 
 
+def _plan_private(clients: Clients, params: Params, service: Result) -> list[Result]:
+    """A private service's endpoint and ingress connection, as the plan sees them."""
+    if params.ingress is None:
+        return []
+    endpoint = ingress.plan_vpc_endpoint(clients, params)
+    service_arn = service.arn if service.action in _KEEPS_ARN else None
+    endpoint_id = endpoint.extra.get("endpoint_id") or (
+        params.ingress.vpc_endpoint_id if params.ingress.vpc_endpoint_id != "create" else None
+    )
+    return [endpoint, ingress.plan_ingress(clients, params, service_arn=service_arn, endpoint_id=endpoint_id)]
+
+
+def _plan_domains(clients: Clients, params: Params, done: dict[str, Result]) -> list[Result]:
+    service = done.get("service")
+    arn = service.arn if service and service.action in _KEEPS_ARN else None
+    if service is None:  # `only="domains"`: the existing service, checked as the runbook's
+        arn = domains.owned_service_arn(clients, params)
+    return [domains.plan_custom_domain(clients, params, cd, service_arn=arn) for cd in params.custom_domains]
+
+
 def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Result]) -> list[Result]:
     if step == "connection":
         return [connection_not_needed(params) or plan_connection(clients, params)]
@@ -242,7 +267,10 @@ def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Resu
         return [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)] + (
             [traced] if traced else []
         )
-    return [plan_service(clients, params, _planned_inputs(clients, params, done))]
+    if step == "domains":
+        return _plan_domains(clients, params, done)
+    service = plan_service(clients, params, _planned_inputs(clients, params, done))
+    return [service, *_plan_private(clients, params, service)]
 
 
 def _plan(clients: Clients, params: Params, steps: tuple[str, ...]) -> Plan:
@@ -328,6 +356,7 @@ def _apply_service(
                 clients, params, arn=arn, timeout=params.timeouts.vpc_connector_delete_s, **waits
             )
         )
+    results += _apply_private(clients, params, results[0], waits)
     asc_switched = asc_switched or was["autoscaling_arn"] not in (None, inputs.autoscaling_arn)
     pruned_traces = observability.prune_observability(clients, params, inputs.observability_arn)
     if pruned_traces is not None:
@@ -339,6 +368,17 @@ def _apply_service(
         if pruned.action is not Action.UNCHANGED:
             results.append(pruned)
     return results
+
+
+def _apply_private(clients: Clients, params: Params, service: Result, waits: dict[str, Any]) -> list[Result]:
+    """A private service's endpoint (the given one, or the owned one) and ingress connection."""
+    if params.ingress is None or not service.arn:
+        return []
+    endpoint = ingress.ensure_vpc_endpoint(clients, params)
+    connection = ingress.ensure_ingress_connection(
+        clients, params, service_arn=service.arn, endpoint_id=endpoint.extra["endpoint_id"], **waits
+    )
+    return [endpoint, connection]
 
 
 def apply(
@@ -394,6 +434,11 @@ def apply(
         results += [traced] if traced else []
     if "service" in steps:
         results += _apply_service(clients, params, old_connectors, asc_switched, on_progress, sleep, clock)
+    if "domains" in steps:
+        waits = {"on_progress": on_progress, "sleep": sleep, "clock": clock}
+        results += [
+            domains.ensure_custom_domain(clients, params, cd, **waits) for cd in params.custom_domains
+        ]
     return results
 
 
@@ -402,9 +447,10 @@ def apply(
 
 # What each deletion waits for: a resource is left while one it depends on remains (its wait ran out).
 TEARDOWN_NEEDS: dict[str, tuple[str, ...]] = {
-    "service": (), "vpc_connector": ("service",), "security_group": ("vpc_connector",),
-    "autoscaling": ("service",), "instance_role": ("service",), "access_role": ("service",),
-    "observability": ("service",), "connection": ("service",),
+    "custom_domain": (), "ingress_connection": (), "service": ("ingress_connection",),
+    "vpc_connector": ("service",), "security_group": ("vpc_connector",), "autoscaling": ("service",),
+    "instance_role": ("service",), "access_role": ("service",), "observability": ("service",),
+    "vpc_endpoint": ("ingress_connection",), "connection": ("service",),
 }  # fmt: skip
 
 
@@ -416,6 +462,9 @@ def _teardown_names(params: Params) -> dict[str, str]:
         "connection": params.connection.name if params.connection else "-",
         "access_role": params.access_role_name or f"{params.name}-access",
         "observability": observability.config_name(params),
+        "custom_domain": ", ".join(d.domain for d in params.custom_domains),
+        "ingress_connection": params.ingress.name if params.ingress else "-",
+        "vpc_endpoint": params.ingress.name if params.ingress else "-",
     }  # fmt: skip
 
 
@@ -440,6 +489,28 @@ def _delete_unless_blocked(
     return result
 
 
+Deletes = list[tuple[str, Callable[[], Result]]]
+
+
+def _private_deletes(clients: Clients, params: Params, waits: dict[str, Any]) -> tuple[Deletes, Deletes]:
+    """The custom domains, the ingress connection (both before the service) and the owned endpoint (last);
+    only what the params have, so a public service without domains tears down as before."""
+    deletes: Deletes = [
+        ("custom_domain", lambda cd=cd: domains.delete_custom_domain(clients, params, cd, **waits))
+        for cd in params.custom_domains
+    ]
+    if params.ingress is None:
+        return deletes, []
+    ingress_s = params.timeouts.ingress_s
+    deletes.append(
+        (
+            "ingress_connection",
+            lambda: ingress.delete_ingress_connection(clients, params, timeout=ingress_s, **waits),
+        )
+    )
+    return deletes, [("vpc_endpoint", lambda: ingress.delete_vpc_endpoint(clients, params))]
+
+
 def teardown(
     clients: Clients,
     params: Params,
@@ -461,7 +532,9 @@ def teardown(
     waits: dict[str, Any] = {"sleep": sleep, "clock": clock, "on_progress": on_progress}
     t = params.timeouts
     vpc_s, group_s = t.vpc_connector_delete_s, t.security_group_delete_s
-    deletes: list[tuple[str, Callable[[], Result]]] = [
+    before, after = _private_deletes(clients, params, waits)
+    deletes: Deletes = [
+        *before,
         ("service", lambda: delete_service(clients, params, timeout=t.service_s, **waits)),
         ("vpc_connector", lambda: network.delete_vpc_connector(clients, params, timeout=vpc_s, **waits)),
         ("security_group", lambda: network.delete_security_group(clients, params, timeout=group_s, **waits)),
@@ -473,6 +546,7 @@ def teardown(
         ),
         ("observability", lambda: observability.delete_observability(clients, params)),
     ]
+    deletes += after
     if delete_connection and params.connection is not None:
         deletes.append(
             ("connection", lambda: connection.delete_connection(clients, params, sleep=sleep, clock=clock))

@@ -29,6 +29,13 @@ Only actions the runbook calls, each on the narrowest resources and conditions t
 - Failure diagnosis reads the service's log groups, ``/aws/apprunner/<name>/*``
   (``logs:DescribeLogStreams`` on the group, ``logs:GetLogEvents`` on its streams). That statement is
   OPTIONAL: without it a failure is reported all the same, its log tail replaced by "could not read it".
+- Custom domains (``custom_domains``): App Runner's three domain actions on the service; Route 53's
+  ``GetHostedZone``, ``ListResourceRecordSets`` and ``ChangeResourceRecordSets`` on the hosted zones the
+  params name (Route 53 has no tags on records, so the zone is the narrowest resource).
+- Private services (``ingress``): the VPC ingress connection's actions on ``vpcingressconnection/<name>/*``
+  (the create with the owner tag); with ``vpc_endpoint_id: create`` the endpoint's create with the owner
+  tag (tag-on-create: ``ec2:CreateTags`` with ``ec2:CreateAction``), in the VPC, and its delete only with
+  the owner tag as ``aws:ResourceTag``.
 """
 
 from __future__ import annotations
@@ -158,6 +165,52 @@ def _logs(params: Params) -> list[dict[str, Any]]:
     return [_statement(DIAGNOSE_SID, ["logs:DescribeLogStreams", "logs:GetLogEvents"], [groups])]
 
 
+def _domains(params: Params, arn: str) -> list[dict[str, Any]]:
+    if not params.custom_domains:
+        return []
+    actions = ["apprunner:AssociateCustomDomain", "apprunner:DescribeCustomDomains",
+               "apprunner:DisassociateCustomDomain"]  # fmt: skip
+    statements = [_statement("AppRunnerCustomDomains", actions, [f"{arn}:service/{params.name}/*"])]
+    zones = sorted({d.hosted_zone_id for d in params.custom_domains if d.hosted_zone_id})
+    if zones:
+        records = ["route53:GetHostedZone", "route53:ListResourceRecordSets"]
+        records.append("route53:ChangeResourceRecordSets")
+        hosted = [f"arn:{PARTITION}:route53:::hostedzone/{z}" for z in zones]
+        statements.append(_statement("Route53DomainRecords", records, hosted))
+    return statements
+
+
+def _private(params: Params, arn: str) -> list[dict[str, Any]]:
+    if params.ingress is None:
+        return []
+    connection = [f"{arn}:vpcingressconnection/{params.ingress.name}/*"]
+    statements = [
+        _statement("AppRunnerListIngressConnections", ["apprunner:ListVpcIngressConnections"], ["*"]),
+        _statement("AppRunnerCreateIngressConnection", ["apprunner:CreateVpcIngressConnection"], connection,
+                   **_owned_request(params)),
+        _statement("AppRunnerIngressConnection",
+                   ["apprunner:DescribeVpcIngressConnection", "apprunner:UpdateVpcIngressConnection",
+                    "apprunner:DeleteVpcIngressConnection", "apprunner:ListTagsForResource"], connection),
+    ]  # fmt: skip
+    if params.ingress.vpc_endpoint_id != "create":
+        return statements
+    region, account = params.region, params.account_id
+    endpoints = [f"arn:{PARTITION}:ec2:{region}:{account}:vpc-endpoint/*"]
+    vpc_id = params.ingress.vpc_id
+    vpcs = [f"arn:{PARTITION}:ec2:{region}:{account}:vpc/{'*' if vpc_id == 'default' else vpc_id}"]
+    reads = ["ec2:DescribeVpcEndpoints"]
+    reads += ["ec2:DescribeVpcs"] if vpc_id == "default" and not params.network else []
+    return statements + [
+        _statement("Ec2ReadEndpoints", reads, ["*"]),
+        _statement("Ec2CreateOwnedEndpoint", ["ec2:CreateVpcEndpoint"], endpoints, **_owned_request(params)),
+        _statement("Ec2CreateEndpointInVpc", ["ec2:CreateVpcEndpoint"], vpcs),
+        _statement("Ec2TagEndpointAtCreation", ["ec2:CreateTags"], endpoints,
+                   StringEquals={"ec2:CreateAction": "CreateVpcEndpoint"}),
+        _statement("Ec2DeleteOwnedEndpoint", ["ec2:DeleteVpcEndpoints"], endpoints,
+                   StringEquals={f"aws:ResourceTag/{OWNER_TAG}": params.name}),
+    ]  # fmt: skip
+
+
 def _service_linked_role(account: str, principal: str, role: str, sid: str) -> dict[str, Any]:
     resource = f"arn:{PARTITION}:iam::{account}:role/aws-service-role/{principal}/{role}"
     condition = {"StringEquals": {"iam:AWSServiceName": principal}}
@@ -251,6 +304,7 @@ def build_operator_policy(params: Params, *, audit_dir: str | None = None) -> di
     """
     arn = f"arn:{PARTITION}:apprunner:{params.region}:{params.account_id}"
     statements = _app_runner(params, arn) + _iam(params) + _ec2(params) + _logs(params)
+    statements += _domains(params, arn) + _private(params, arn)
     trail = audit_dir or params.audit_dir
     if trail.startswith("s3://"):
         statements += _s3(trail)

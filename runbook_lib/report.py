@@ -1,4 +1,4 @@
-"""Presenting results: pandas tables for people, a structured mimetype for the audit trail.
+"""Presenting results: tables for people, a structured mimetype for the audit trail.
 
 Notebooks call ``show(...)``; it displays one bundle with ``text/html`` and ``text/plain`` (the table)
 and ``application/vnd.runbook.results+json`` (the same data as JSON), so the runner reads what a
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 MIMETYPE = "application/vnd.runbook.results+json"
@@ -65,11 +65,16 @@ def results_table(results: Iterable[Any]) -> Any:
     return pd.DataFrame(result_rows(results), columns=list(COLUMNS))
 
 
+def mapping_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A flat mapping as (field, value) rows."""
+    return [{"field": str(k), "value": str(v)} for k, v in data.items()]
+
+
 def mapping_table(data: Mapping[str, Any]) -> Any:
     """A two-column DataFrame (field, value) of a flat mapping."""
     import pandas as pd
 
-    return pd.DataFrame({"field": list(data), "value": [str(v) for v in data.values()]})
+    return pd.DataFrame(mapping_rows(data), columns=["field", "value"])
 
 
 ACTION_COLOURS = {
@@ -80,30 +85,51 @@ ACTION_COLOURS = {
 
 
 def styled_html(table: Any) -> str:
-    """The table as HTML, the action column coloured (blue create, amber update, red delete, grey no-op)."""
-    if "action" not in table.columns or not len(table):
-        return table.to_html(index=False, escape=True, render_links=True, na_rep="")
+    """A DataFrame as HTML, the action column coloured (blue create, amber update, red delete, grey no-op)."""
+    return html_table(list(table.columns), table.to_dict("records"))
 
-    def colour(value: Any) -> str:
-        fg = ACTION_COLOURS.get(str(value))
-        return f"color: {fg}; font-weight: bold" if fg else ""
 
-    def link(url: Any) -> str:
-        return f'<a href="{html.escape(str(url))}" target="_blank">console</a>' if url else ""
+def html_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as an HTML table: values escaped, the action coloured, the console URL a link.
 
-    styler = table.style.map(colour, subset=["action"]).hide(axis="index").format(na_rep="", escape="html")
-    if "console" in table.columns:
-        styler = styler.format(link, subset=["console"])
-    return styler.to_html()
+    Built without pandas, so a headless kernel never imports it (~40 MB per kernel of a batch)."""
+
+    def cell(column: str, value: Any) -> str:
+        text = "" if value is None else str(value)
+        if column == "console" and text:
+            return f'<td><a href="{html.escape(text)}" target="_blank">console</a></td>'
+        fg = ACTION_COLOURS.get(text) if column == "action" else None
+        style = f' style="color: {fg}; font-weight: bold"' if fg else ""
+        return f"<td{style}>{html.escape(text)}</td>"
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(c, row.get(c)) for c in columns) + "</tr>" for row in rows)
+    return f'<table class="runbook-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def text_table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as fixed-width text, one line per row under a header line."""
+    if not rows:
+        return "(nothing)"
+    cells = [[str(c) for c in columns]]
+    cells += [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells)
+    return "\n".join(lines)
 
 
 def bundle(kind: str, payload: Any, table: Any, *, step: str | None = None) -> dict[str, Any]:
-    """The display bundle: the table as HTML and text, the payload under ``MIMETYPE``."""
-    html = styled_html(table)
-    text = table.to_string(index=False) if len(table) else "(nothing)"
+    """The display bundle of a DataFrame: the table as HTML and text, the payload under ``MIMETYPE``."""
+    return rows_bundle(kind, payload, list(table.columns), table.to_dict("records"), step=step)
+
+
+def rows_bundle(
+    kind: str, payload: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], *, step: str | None
+) -> dict[str, Any]:
+    """The display bundle of rows: HTML and text tables, the payload under ``MIMETYPE``."""
     return {
-        "text/html": html,
-        "text/plain": text,
+        "text/html": html_table(columns, rows),
+        "text/plain": text_table(columns, rows),
         MIMETYPE: {"kind": kind, "step": step, "data": plain(payload)},
     }
 
@@ -118,12 +144,13 @@ def show(kind: str, payload: Any, *, step: str | None = None) -> None:
 
     if kind in ("results", "plan", "verify"):
         items = _results_of(payload)
-        table, payload = results_table(items), [plain(r) for r in items]
+        columns, rows, payload = list(COLUMNS), result_rows(items), [plain(r) for r in items]
         if kind == "verify":
-            table = mapping_table(verify_card((payload[0].get("extra") or {}) if payload else {}))
+            card = verify_card((payload[0].get("extra") or {}) if payload else {})
+            columns, rows = ["field", "value"], mapping_rows(card)
     else:
-        table = mapping_table(plain(payload))
-    display(bundle(kind, payload, table, step=step), raw=True)
+        columns, rows = ["field", "value"], mapping_rows(plain(payload))
+    display(rows_bundle(kind, payload, columns, rows, step=step), raw=True)
 
 
 VERIFY_FIELDS = ("http_url", "status_code", "latency_ms", "first_line", "ok")

@@ -662,6 +662,10 @@ def verify_service(
             code="NotFound",
             aws_message="no service of that name",
         )
+    if not params.public:  # nothing outside the VPC reaches it: its ingress connection is checked instead
+        from runbook_lib.ingress import verify_private_service
+
+        return verify_private_service(clients, params, observed)
     url = service_http_url(clients, params, observed)
     if url is None:
         return _result(

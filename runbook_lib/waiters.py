@@ -227,6 +227,74 @@ def connection_available(name: str, fetch: Callable[[], str], *, console: str) -
     )
 
 
+# ------------------------------------------------------------------ custom domains, ingress connections
+
+# Custom domain statuses are lowercase on the wire (Terraform's custom_domain_association.go): after
+# AssociateCustomDomain it waits from ``creating`` to ``pending_certificate_dns_validation`` or
+# ``binding_certificate`` (5 min), when the validation records are known; ``active`` follows DNS validation.
+DOMAIN_RECORDS_KNOWN = frozenset({"pending_certificate_dns_validation", "binding_certificate", "active"})
+DOMAIN_FAILED = frozenset({"create_failed", GONE})
+DOMAIN_RECORDS_TIMEOUT_S = 300.0
+
+
+def domain_records_known(domain: str, fetch: Callable[[], str]) -> WaitSpec:
+    """The association left ``creating``: its certificate validation records can be read."""
+    return WaitSpec(
+        what=f"custom domain {domain} to list its validation records",
+        fetch=fetch,
+        success=DOMAIN_RECORDS_KNOWN,
+        failure=DOMAIN_FAILED,
+        failure_hint="App Runner did not associate the domain; re-run the step to associate it again.",
+    )
+
+
+def domain_active(domain: str, fetch: Callable[[], str], *, timeout_hint: str) -> WaitSpec:
+    """The domain is ``active`` (its certificate validated by DNS and bound)."""
+    return WaitSpec(
+        what=f"custom domain {domain} to become active",
+        fetch=fetch,
+        success=frozenset({"active"}),
+        failure=DOMAIN_FAILED,
+        failure_hint="App Runner could not validate the domain; re-run the step to associate it again.",
+        timeout_hint=timeout_hint,
+        fields={"domain": domain},
+    )
+
+
+def domain_gone(domain: str, fetch: Callable[[], str]) -> WaitSpec:
+    """A disassociated domain is no longer listed (``deleting`` until then; ``delete_failed`` fails)."""
+    return WaitSpec(
+        what=f"custom domain {domain} to be disassociated",
+        fetch=fetch,
+        success=frozenset({GONE}),
+        failure=frozenset({"delete_failed"}),
+        failure_hint="Re-run the teardown to disassociate the domain again.",
+    )
+
+
+def ingress_available(name: str, fetch: Callable[[], str]) -> WaitSpec:
+    """A created or updated VPC ingress connection is AVAILABLE; FAILED_* fails."""
+    return WaitSpec(
+        what=f"VPC ingress connection {name} to become AVAILABLE",
+        fetch=fetch,
+        success=frozenset({"AVAILABLE"}),
+        failure=frozenset({"FAILED_CREATION", "FAILED_UPDATE", "DELETED", GONE}),
+        failure_hint="Check the VPC endpoint (an apprunner.requests interface endpoint in that VPC), then "
+        "re-run the step.",
+    )
+
+
+def ingress_deleted(name: str, fetch: Callable[[], str]) -> WaitSpec:
+    """A deleted VPC ingress connection is DELETED (or unknown); FAILED_DELETION fails."""
+    return WaitSpec(
+        what=f"deletion of VPC ingress connection {name}",
+        fetch=fetch,
+        success=frozenset({"DELETED", GONE}),
+        failure=frozenset({"FAILED_DELETION"}),
+        failure_hint="Re-run the teardown to delete the VPC ingress connection again.",
+    )
+
+
 # ------------------------------------------------------------------------------ eventual consistency
 
 # What Terraform's App Runner resources wait for (internal/service/apprunner/): a new auto scaling

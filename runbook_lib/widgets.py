@@ -53,6 +53,11 @@ class HandshakeState:
     def done(self) -> bool:
         return self.status == "AVAILABLE"
 
+    @property
+    def final(self) -> bool:
+        """No more polling: the status will not change by itself."""
+        return self.status in ("AVAILABLE", "ERROR")
+
     def instructions(self) -> str:
         provider = PROVIDER_NAMES.get(self.provider, self.provider)
         if self.status == "AVAILABLE":
@@ -108,9 +113,19 @@ class HandshakeState:
 
 
 class HandshakeWidget:
-    """The live ipywidgets view of a HandshakeState, with 'Check now' and (sandbox) handshake buttons."""
+    """The live ipywidgets view of a HandshakeState, with 'Check now' and (sandbox) handshake buttons.
 
-    def __init__(self, state: HandshakeState, *, complete: Callable[[], Any] | None = None) -> None:
+    Any state with ``html()`` and ``final`` works (the custom domain widget uses it with ``kind="domain"``).
+    """
+
+    def __init__(
+        self,
+        state: Any,
+        *,
+        complete: Callable[[], Any] | None = None,
+        kind: str = "handshake",
+        complete_label: str = "Complete handshake (sandbox stand-in for the AWS console)",
+    ) -> None:
         import ipywidgets as w
 
         self.state = state
@@ -123,15 +138,15 @@ class HandshakeWidget:
         buttons = [self.check_button]
         if complete is not None:
             self.sandbox_button = w.Button(
-                description="Complete handshake (sandbox stand-in for the AWS console)",
+                description=complete_label,
                 button_style="warning",
                 layout=w.Layout(width="auto"),
             )
-            self.sandbox_button.add_class("runbook-sandbox-handshake")
+            self.sandbox_button.add_class(f"runbook-sandbox-{kind}")
             self.sandbox_button.on_click(self._on_complete)
             buttons.append(self.sandbox_button)
         self.box = w.VBox([self.card, w.HBox(buttons)])
-        self.box.add_class("runbook-handshake-widget")
+        self.box.add_class(f"runbook-{kind}-widget")
 
     def _on_check(self, _button: Any = None) -> None:
         self.check_requested = True
@@ -141,32 +156,31 @@ class HandshakeWidget:
             self._complete()
         except Exception as err:  # shown in the widget; the gate still decides by the AWS state
             self.errors.append(str(err))
-            self.card.value = (
-                self.state.html() + f"<br><b>sandbox handshake failed:</b> {html.escape(str(err))}"
-            )
+            self.card.value = self.state.html() + f"<br><b>sandbox action failed:</b> {html.escape(str(err))}"
             return
         self.check_requested = True
 
-    def update(self, state: HandshakeState) -> None:
+    def update(self, state: Any) -> None:
         self.state = state
         self.card.value = state.html()
-        if state.status in ("AVAILABLE", "ERROR"):
+        if state.final:
             for child in self.box.children[1].children:
                 child.disabled = True
 
 
 async def wait_for(
     poll: Callable[[], str],
-    state: HandshakeState,
+    state: Any,
     *,
-    show: Callable[[HandshakeState], None],
+    show: Callable[[Any], None],
     check_requested: Callable[[], bool] = lambda: False,
     interval_s: float = 2.0,
     tick_s: float = 0.25,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> HandshakeState:
-    """Poll ``poll()`` every ``interval_s`` (sooner on 'Check now') until AVAILABLE/ERROR or the timeout.
+) -> Any:
+    """Poll ``poll()`` every ``interval_s`` (sooner on 'Check now') until the state is ``final`` (handshake:
+    AVAILABLE/ERROR) or the timeout.
 
     Sleeps in short awaited ticks so widget events are handled while waiting. Returns the final state;
     the caller raises on ERROR or timeout.
@@ -176,7 +190,7 @@ async def wait_for(
         status = poll()
         state = replace(state, status=status, elapsed_s=clock() - start, polls=state.polls + 1)
         show(state)
-        if status in ("AVAILABLE", "ERROR"):
+        if state.final:
             return state
         if state.timeout_s is not None and state.elapsed_s >= state.timeout_s:
             return state
@@ -261,13 +275,20 @@ async def gate_connection(
 class _View:
     """Where the gate shows progress: a live widget, or text lines (headless)."""
 
-    def __init__(self, widget: HandshakeWidget | None, out: Callable[[str], None], handle: Any = None):
+    def __init__(
+        self,
+        widget: HandshakeWidget | None,
+        out: Callable[[str], None],
+        handle: Any = None,
+        kind: str = "handshake",
+    ) -> None:
         self.widget = widget
         self.out = out
         self.handle = handle  # the live widget's display, replaced by its final state when done
+        self.kind = kind
         self.last_status: str | None = None
 
-    def show(self, state: HandshakeState) -> None:
+    def show(self, state: Any) -> None:
         if self.widget is not None:
             self.widget.update(state)
             return
@@ -281,12 +302,12 @@ class _View:
             return True
         return False
 
-    def finish(self, state: HandshakeState) -> None:
+    def finish(self, state: Any) -> None:
         """Leave one view of the final state: the widget, with a static card where widgets do not render."""
         from IPython.display import display
 
-        metadata = {"runbook": {"handshake": state.status}}
-        widget = self.widget or HandshakeWidget(state)  # headless: one saved in its final state
+        metadata = {"runbook": {self.kind: state.status}}
+        widget = self.widget or HandshakeWidget(state, kind=self.kind)  # headless: one in its final state
         widget.update(state)
         bundle = {**widget.box._repr_mimebundle_(), "text/html": state.html()}
         if self.handle is not None:

@@ -18,6 +18,16 @@ settings.register_profile("runbook", derandomize=True, deadline=None)
 settings.load_profile("runbook")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_request_budget(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This test session's App Runner request budget (runbook_lib.throttle) is its own, not the machine's:
+    test sessions running side by side do not slow each other down."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RUNBOOK_BUDGET_DIR", str(tmp_path_factory.mktemp("request-budget")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxHandle]:
     """A local sandbox in a background thread of the test process (nothing global is set)."""

@@ -1,4 +1,4 @@
-"""``runbook sandbox serve|start|stop|status|handshake``: run and drive the local AWS sandbox.
+"""``runbook sandbox serve|start|stop|status|handshake|validate-domain``: run and drive the local AWS sandbox.
 
 ``start`` runs ``serve`` in the background, records ``{"url", "pid", "port", "options"}`` in
 ``.runbook/sandbox.json`` of the working directory (``--state-dir`` to change it) and returns once the
@@ -76,11 +76,13 @@ def _option_argv(config: dict[str, Any]) -> list[str]:
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``sandbox`` command (serve/start/stop/status/handshake) to an argparse subparsers object."""
+    """Add the ``sandbox`` command (serve, start, stop, status, handshake, validate-domain) to subparsers."""
     parser = subparsers.add_parser(
         "sandbox", help="the local AWS sandbox (a test double: moto + an App Runner emulator)"
     )
-    sub = parser.add_subparsers(dest="sandbox_command", metavar="{serve,start,stop,status,handshake}")
+    sub = parser.add_subparsers(
+        dest="sandbox_command", metavar="{serve,start,stop,status,handshake,validate-domain}"
+    )
     sub.required = True
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -122,6 +124,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     handshake.add_argument("--url", default=None, help="sandbox URL [from sandbox.json or AWS_ENDPOINT_URL]")
     common(handshake)
     handshake.set_defaults(func=cmd_handshake)
+    validate = sub.add_parser(
+        "validate-domain", help="count a custom domain's validation records as found in DNS (a DNS provider)"
+    )
+    validate.add_argument("domain")
+    validate.add_argument("--url", default=None, help="sandbox URL [from sandbox.json or AWS_ENDPOINT_URL]")
+    common(validate)
+    validate.set_defaults(func=cmd_validate_domain)
     return parser
 
 
@@ -328,26 +337,44 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if alive else 1
 
 
-def cmd_handshake(args: argparse.Namespace) -> int:
-    """Complete (or fail) a connection's handshake, as the console's button would."""
+def _drive(args: argparse.Namespace, missing: str, act: Any) -> int:
+    """One control API call on the running sandbox: ``act(control)`` returns the lines to print."""
     url = args.url or (read_state(args.state_dir) or {}).get("url") or os.environ.get("AWS_ENDPOINT_URL")
     if not url:
         print("sandbox: no sandbox URL (start one, or pass --url)", file=sys.stderr)
         return 2
     try:
-        changed = SandboxControl(url).handshake(args.connection_name, args.status, region=args.region)
+        lines = act(SandboxControl(url))
     except SandboxControlError as err:
-        if err.status == 404:
-            print(f"sandbox: no connection named {args.connection_name!r}", file=sys.stderr)
-        else:
-            print(f"sandbox: {err}", file=sys.stderr)
+        print(f"sandbox: {missing}" if err.status == 404 else f"sandbox: {err}", file=sys.stderr)
         return 1
     except OSError as err:
         print(f"sandbox: cannot reach {url}: {err}", file=sys.stderr)
         return 1
-    for conn in changed:
-        print(f"{conn['ConnectionName']}: {conn['Status']} ({conn['ConnectionArn']})")
+    for line in lines:
+        print(line)
     return 0
+
+
+def cmd_handshake(args: argparse.Namespace) -> int:
+    """Complete (or fail) a connection's handshake, as the console's button would."""
+    return _drive(
+        args,
+        f"no connection named {args.connection_name!r}",
+        lambda control: [
+            f"{conn['ConnectionName']}: {conn['Status']} ({conn['ConnectionArn']})"
+            for conn in control.handshake(args.connection_name, args.status, region=args.region)
+        ],
+    )
+
+
+def cmd_validate_domain(args: argparse.Namespace) -> int:
+    """Count a custom domain's validation records as created at a DNS provider (the domain turns active)."""
+    return _drive(
+        args,
+        f"no custom domain {args.domain!r} is associated",
+        lambda control: [f"{d['DomainName']}: {d['Status']}" for d in control.validate_domain(args.domain)],
+    )
 
 
 def _tail(path: Path, lines: int = 20) -> str:

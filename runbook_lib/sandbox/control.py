@@ -72,6 +72,11 @@ class SandboxControl:
         quoted = urllib.parse.quote(name, safe="")
         return self._call("POST", f"connections/{quoted}/handshake", body)["connections"]
 
+    def validate_domain(self, domain: str) -> list[dict[str, Any]]:
+        """Count the custom domain's validation records as found in DNS; returns the associations changed."""
+        quoted = urllib.parse.quote(domain, safe="")
+        return self._call("POST", f"domains/{quoted}/validate", {})["domains"]
+
     def reset(self) -> None:
         """Forget all state (App Runner and moto), faults and the request log."""
         self._call("POST", "reset", {})

@@ -2,9 +2,9 @@
 
 ``checks(request, lookups)`` turns one request served by the sandbox into the list of
 :class:`~runbook_lib.sandbox.iam_policy.Check` that must all be allowed. The tables cover every
-operation the runbook calls (App Runner, IAM, EC2, S3 for the audit trail, CloudWatch Logs reads on the
-log group or stream; ``sts:GetCallerIdentity`` needs no permission, as on AWS); any other operation
-is checked as ``<service>:<Operation>`` on ``*``.
+operation the runbook calls (App Runner, IAM, EC2, Route 53, S3 for the audit trail, CloudWatch Logs
+reads on the log group or stream; ``sts:GetCallerIdentity`` needs no permission, as on AWS); any other
+operation is checked as ``<service>:<Operation>`` on ``*``.
 
 Resource ARNs and condition keys follow the Service Authorization Reference: App Runner creates are
 authorised on ``<type>/<name>/*`` (the id is not known yet) with ``aws:RequestTag/*`` and
@@ -43,6 +43,7 @@ APPRUNNER_RESOURCE = {
     "CreateAutoScalingConfiguration": "autoscalingconfiguration/{AutoScalingConfigurationName}/*",
     "CreateVpcConnector": "vpcconnector/{VpcConnectorName}/*",
     "CreateObservabilityConfiguration": "observabilityconfiguration/{ObservabilityConfigurationName}/*",
+    "CreateVpcIngressConnection": "vpcingressconnection/{VpcIngressConnectionName}/*",
     "ListServices": "*", "ListConnections": "*", "ListAutoScalingConfigurations": "*",
     "ListVpcConnectors": "*", "ListObservabilityConfigurations": "*", "ListVpcIngressConnections": "*",
     "TagResource": "@ResourceArn", "UntagResource": "@ResourceArn", "ListTagsForResource": "@ResourceArn",
@@ -61,7 +62,12 @@ S3_ACTION = {
     "DeleteBucket": "s3:DeleteBucket", "ListBuckets": "s3:ListAllMyBuckets",
 }  # fmt: skip
 FREE = {("sts", "GetCallerIdentity")}  # AWS answers these whatever the policies say
-EC2_ID_TYPES = {"sg": "security-group", "vpc": "vpc", "subnet": "subnet", "eni": "network-interface"}
+EC2_ID_TYPES = {
+    "sg": "security-group", "vpc": "vpc", "subnet": "subnet", "eni": "network-interface",
+    "vpce": "vpc-endpoint",
+}  # fmt: skip
+# EC2 creates with tag-on-create: operation → the type of what it creates
+EC2_CREATES = {"CreateSecurityGroup": "security-group", "CreateVpcEndpoint": "vpc-endpoint"}
 
 
 class Lookups(Protocol):
@@ -207,8 +213,8 @@ def _ec2_arn(req: AwsRequest, resource_id: str) -> str:
 
 def _ec2_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
     action, p = f"ec2:{req.operation}", req.params
-    if req.operation == "CreateSecurityGroup":
-        group = f"arn:aws:ec2:{req.region}:{req.account}:security-group/*"
+    if req.operation in EC2_CREATES:
+        group = f"arn:aws:ec2:{req.region}:{req.account}:{EC2_CREATES[req.operation]}/*"
         tags = _query_tags(p, "TagSpecification.1.Tag")
         found = [Check(action, group, _tag_context(tags))]
         if p.get("VpcId"):
@@ -226,6 +232,9 @@ def _ec2_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
         context = _tag_context(tags) if req.operation == "CreateTags" else {"aws:TagKeys": list(tags)}
         arns = [_ec2_arn(req, rid) for rid in _members(p, "ResourceId")]
         return [Check(action, arn, {**context, **_resource_tags(lookups, arn, ec2=True)}) for arn in arns]
+    if req.operation == "DeleteVpcEndpoints":
+        arns = [_ec2_arn(req, rid) for rid in _members(p, "VpcEndpointId")]
+        return [Check(action, arn, _resource_tags(lookups, arn, ec2=True)) for arn in arns]
     if p.get("GroupId") and not req.operation.startswith("Describe"):
         arn = _ec2_arn(req, str(p["GroupId"]))
         return [Check(action, arn, _resource_tags(lookups, arn, ec2=True))]
@@ -251,12 +260,20 @@ def _logs_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
     return [Check(f"logs:{req.operation}", f"{arn}:log-stream:{stream}" if stream else arn)]
 
 
+def _route53_checks(req: AwsRequest, lookups: Lookups) -> list[Check]:
+    """Route 53 (REST): a hosted zone's operations on ``arn:aws:route53:::hostedzone/<id>``."""
+    parts = [p for p in req.path.split("/") if p][1:]  # after the API version
+    zone = parts[1] if len(parts) > 1 and parts[0] == "hostedzone" else None
+    return [Check(f"route53:{req.operation}", f"arn:aws:route53:::hostedzone/{zone}" if zone else "*")]
+
+
 _BY_SERVICE: dict[str, Callable[[AwsRequest, Lookups], list[Check]]] = {
     "apprunner": _apprunner_checks,
     "iam": _iam_checks,
     "ec2": _ec2_checks,
     "s3": _s3_checks,
     "logs": _logs_checks,
+    "route53": _route53_checks,
 }
 
 

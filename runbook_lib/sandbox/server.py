@@ -1,8 +1,8 @@
 """The sandbox's one endpoint: a WSGI app that dispatches to the App Runner emulator or to moto.
 
 - ``X-Amz-Target: AppRunner.<Op>`` → the App Runner emulator (``apprunner.responses``).
-- ``/_sandbox/…`` → the control API (handshake, reset, config, faults, request log, health, the
-  services' stand-in apps). Any call other than GET/HEAD/OPTIONS must say ``Content-Type:
+- ``/_sandbox/…`` → the control API (handshake, domain validation, reset, config, faults, request log,
+  health, the services' stand-in apps). Any call other than GET/HEAD/OPTIONS must say ``Content-Type:
   application/json`` or is refused with HTTP 415: a web page cannot send that to another origin without a
   CORS preflight (which this server never grants), so no local page can reset or fault the sandbox.
 - anything else → moto's own server app (IAM, EC2 with its default VPC, STS, S3, …), with one shim:
@@ -39,6 +39,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from runbook_lib.redact import Redactor
 from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from runbook_lib.sandbox.apprunner import responses as apprunner_responses
+from runbook_lib.sandbox.apprunner.domains import validate_domain
 from runbook_lib.sandbox.apprunner.models import (
     AppRunnerBackends,
     Faults,
@@ -153,6 +154,21 @@ def _query_params(environ: dict[str, Any], body: bytes | None) -> dict[str, str]
     return params
 
 
+# Route 53 is REST: its operation from the method and path (the ones the runbook and its tests call)
+_ROUTE53 = {
+    ("POST", "hostedzone"): "CreateHostedZone", ("GET", "hostedzone"): "ListHostedZones",
+    ("GET", "hostedzone/*"): "GetHostedZone", ("DELETE", "hostedzone/*"): "DeleteHostedZone",
+    ("GET", "hostedzone/*/rrset"): "ListResourceRecordSets",
+    ("POST", "hostedzone/*/rrset"): "ChangeResourceRecordSets", ("GET", "change/*"): "GetChange",
+}  # fmt: skip
+
+
+def _route53_operation(method: str, path: str) -> str:
+    parts = [p for p in path.split("/") if p][1:]  # after the API version
+    shape = "/".join("*" if i % 2 else p for i, p in enumerate(parts))
+    return _ROUTE53.get((method, shape), f"{method} {path}")
+
+
 def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
     parts = [p for p in path.split("/") if p]
     target = "Object" if len(parts) > 1 else "Bucket"
@@ -207,7 +223,11 @@ class SandboxApp:
         with self.apprunner.lock:
             faults = self.apprunner.faults
             roll = faults.rng.random() if (faults.throttle_rate or faults.error_rate) else 1.0
-            if roll < faults.throttle_rate:
+            if faults.over_rate(DEFAULT_ACCOUNT_ID, time.monotonic()):
+                status, headers, payload = apprunner_responses.error_response(
+                    ThrottlingException("Rate exceeded (sandbox rate limit)")
+                )
+            elif roll < faults.throttle_rate:
                 status, headers, payload = apprunner_responses.error_response(
                     ThrottlingException("Rate exceeded (sandbox fault injection)")
                 )
@@ -247,6 +267,8 @@ class SandboxApp:
             operation = params["Action"]
         elif service == "s3":
             operation = _s3_operation(method, environ.get("PATH_INFO", "/"), params)
+        elif service == "route53":
+            operation = _route53_operation(method, environ.get("PATH_INFO", "/"))
         else:
             operation = f"{method} {environ.get('PATH_INFO', '/')}"
         asked = {**params, **json_object(body)} if json_body and body else params  # e.g. logs' JSON members
@@ -378,6 +400,12 @@ class SandboxApp:
         if route == ("DELETE", "requests"):
             self.log.clear()
             return 200, {"cleared": True}
+        if method == "POST" and len(parts) == 3 and parts[0] == "domains" and parts[2] == "validate":
+            with ar.lock:
+                validated = validate_domain(ar, parts[1])
+            if not validated:
+                raise KeyError(parts[1])
+            return 200, {"domains": validated}
         if method == "POST" and len(parts) == 3 and parts[0] == "connections" and parts[2] == "handshake":
             status = data.get("status", "AVAILABLE")
             if status not in ("AVAILABLE", "ERROR", "PENDING_HANDSHAKE"):

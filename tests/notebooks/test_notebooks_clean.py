@@ -11,7 +11,7 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 EXPECTED = [
     "00_preflight", "01_connection", "02_instance_role", "03_vpc_connector", "04_autoscaling",
-    "05_service", "50_operations", "90_teardown", "99_audit",
+    "05_service", "06_custom_domains", "50_operations", "90_teardown", "99_audit",
 ]  # fmt: skip
 
 

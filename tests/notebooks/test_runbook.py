@@ -1,6 +1,6 @@
 """The notebooks, headless through the runner (papermill in-process), on the sandbox.
 
-Each ``runbook up`` starts a kernel and executes six notebooks in it (~5 s), so these tests take a
+Each ``runbook up`` starts a kernel and executes seven notebooks in it (~5 s), so these tests take a
 while; they share nothing but the session sandbox (reset per test).
 """
 
@@ -66,7 +66,7 @@ def test_up_rerun_and_down(
     assert MANIFEST_FIELDS <= set(m)
     assert m["status"] == "succeeded" and m["action"] == "up"
     assert m["identity"]["Account"] == "123456789012" and m["endpoint"] == runbook_env.url
-    assert [n["status"] for n in m["notebooks"]] == ["ok"] * 6
+    assert [n["status"] for n in m["notebooks"]] == ["ok"] * 7
     assert {r["resource"] for r in m["resources"]} == OWNED
     assert all(r["arn"] for r in m["resources"]) and m["service_url"].startswith("https://")
     assert set(m["files"]) == {f"{n['notebook']}.ipynb" for n in m["notebooks"]}
@@ -88,7 +88,7 @@ def test_up_rerun_and_down(
     assert m2["previous_manifest_sha256"] == audit.sha256_file(first / "manifest.json")
     assert main(["audit", "verify", str(second)]) == 0
     # nothing to do: planned and verified without a kernel, every notebook skipped and why
-    assert [n["status"] for n in m2["notebooks"]] == ["skipped"] * 6 and m2["files"] == {}
+    assert [n["status"] for n in m2["notebooks"]] == ["skipped"] * 7 and m2["files"] == {}
     assert all(n["reason"].startswith("the plan found every resource as specified") for n in m2["notebooks"])
     assert [r["action"] for r in m2["plan"]] == ["UNCHANGED"] * 6
     assert m2["verify"]["ok"] is True and m2["service_url"] == m["service_url"]
@@ -98,7 +98,7 @@ def test_up_rerun_and_down(
     assert main(["up", str(params), "--every-step"]) == 0  # the notebooks all the same
     assert runbook_env.control.mutating_requests() == []
     every = _manifest(_runs(tmp_path)[-1])
-    assert [n["status"] for n in every["notebooks"]] == ["ok"] * 6 and len(every["files"]) == 6
+    assert [n["status"] for n in every["notebooks"]] == ["ok"] * 7 and len(every["files"]) == 7
 
     # one notebook alone, with plain papermill and the standard AWS environment
     out = tmp_path / "05_alone.ipynb"
@@ -128,7 +128,7 @@ def test_up_rerun_and_down_converge_under_a_consistency_delay(
     runbook_env.control.config(consistency_delay=3)
     params = write_params(tmp_path, "lag-go-app")
     assert main(["up", str(params)]) == 0
-    assert [n["status"] for n in _manifest(_runs(tmp_path)[-1])["notebooks"]] == ["ok"] * 6
+    assert [n["status"] for n in _manifest(_runs(tmp_path)[-1])["notebooks"]] == ["ok"] * 7
 
     runbook_env.control.clear_requests()
     assert main(["up", str(params)]) == 0
@@ -163,7 +163,7 @@ def test_a_change_after_a_successful_up_runs_the_notebooks(
     assert main(["up", str(params)]) == 0
     assert started == [1]  # the run's one kernel, started once the plan showed a change
     m = _manifest(_runs(tmp_path)[-1])
-    assert [n["status"] for n in m["notebooks"]] == ["ok"] * 6
+    assert [n["status"] for n in m["notebooks"]] == ["ok"] * 7
     assert {r["resource"]: r["action"] for r in m["resources"]}["service"] == "UPDATED"
 
 
@@ -179,7 +179,7 @@ def test_failed_run_leaves_notebook_and_manifest_then_converges(
     (run,) = _runs(tmp_path)
     m = _manifest(run)
     assert m["status"] == "failed" and m["error"]["notebook"] == "05_service"
-    assert [n["status"] for n in m["notebooks"]][-1] == "failed"
+    assert [n["status"] for n in m["notebooks"]][-2:] == ["failed", "skipped"]  # 06 does not run after it
     executed = nbformat.read(run / "05_service.ipynb", as_version=4)
     errors = [o for c in executed.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors and any("papermill-error-cell" in c.source for c in executed.cells)

@@ -213,6 +213,7 @@ def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # every variant runs up and down: minutes on a 2-core machine
 def test_without_any_one_statement_or_action_a_run_is_refused_naming_it(enforced, tmp_path, capsys) -> None:
     params_path = write_params(tmp_path, network=True)
     policy = printed_policy(params_path, capsys)
@@ -299,3 +300,94 @@ def test_failure_logs_are_read_with_the_policy_and_reported_without_it(enforced,
         assert "CREATE_FAILED" in str(failed.value) or "FAILED" in str(failed.value)
         assert f"Log tail of /aws/apprunner/{params.name}/" in str(failed.value)
         assert expected in str(failed.value), str(failed.value)
+
+
+# ------------------------------------------------------------------ custom domains and a private service
+
+PRIVATE_SIDS = {
+    "AppRunnerCustomDomains", "Route53DomainRecords", "AppRunnerListIngressConnections",
+    "AppRunnerCreateIngressConnection", "AppRunnerIngressConnection", "Ec2ReadEndpoints",
+    "Ec2CreateOwnedEndpoint", "Ec2CreateEndpointInVpc", "Ec2TagEndpointAtCreation", "Ec2DeleteOwnedEndpoint",
+}  # fmt: skip
+
+
+def private_params(sb: Any, folder: Path) -> Path:
+    """A private service (owned endpoint) with a custom domain in a hosted zone made with the root keys."""
+    made = root(sb, "route53").create_hosted_zone(Name="example.com", CallerReference=str(folder))
+    doc = yaml.safe_load(write_params(folder, network=False).read_text())
+    doc["public"], doc["ingress"] = False, {"vpc_endpoint_id": "create"}
+    doc["custom_domains"] = [
+        {"domain": "app.example.com", "hosted_zone_id": made["HostedZone"]["Id"].split("/")[-1]}
+    ]
+    path = folder / "iam-private.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def repoint(sb: Any, params: Any) -> None:
+    """Someone points the ingress connection at another endpoint (root keys): `up` must update it back."""
+    ar, ec2 = root(sb, "apprunner"), root(sb, "ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    other = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.{params.region}.apprunner.requests",
+        VpcEndpointType="Interface",
+    )["VpcEndpoint"]["VpcEndpointId"]
+    (summary,) = ar.list_vpc_ingress_connections()["VpcIngressConnectionSummaryList"]
+    ar.update_vpc_ingress_connection(
+        VpcIngressConnectionArn=summary["VpcIngressConnectionArn"],
+        IngressVpcConfiguration={"VpcId": vpc, "VpcEndpointId": other},
+    )
+    sb.control.advance()
+
+
+def _up_down(sb: Any, params_path: Path, start: int = 0) -> None:
+    t, params = SimulatedTime(sb.control), load_params(params_path)
+    steps = [
+        lambda: apply(make_clients(params), params, sleep=t.sleep, clock=t.clock),
+        lambda: repoint(sb, params),
+        lambda: apply(make_clients(params), params, sleep=t.sleep, clock=t.clock),
+        lambda: teardown(make_clients(params), params, delete_connection=True, sleep=t.sleep, clock=t.clock),
+    ]
+    for index, step in enumerate(steps[start:], start):
+        try:
+            step()
+        except AccessDenied as err:
+            err.step = index  # type: ignore[attr-defined]
+            raise
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # every variant runs up and down: minutes on a 2-core machine
+def test_domains_and_a_private_service_need_exactly_their_statements(enforced, tmp_path, capsys) -> None:
+    params_path = private_params(enforced, tmp_path)
+    policy = printed_policy(params_path, capsys)
+    assert PRIVATE_SIDS <= {s["Sid"] for s in policy["Statement"]}
+    with keys(make_operator(enforced, policy)):
+        assert main(["up", str(params_path)]) == 0, capsys.readouterr().err
+        assert main(["down", str(params_path), "--delete-connection"]) == 0
+    assert [
+        r for r in enforced.control.requests() if r["error"] in ("AccessDenied", "AccessDeniedException")
+    ] == []
+    not_needed, unnamed = [], []
+    for label, missing, _ in [v for v in variants(policy) if v[0].split(" ")[0] in PRIVATE_SIDS]:
+        enforced.control.reset()
+        enforced.control.config(enforce_iam=True, handshake="auto", handshake_seconds=0, op_seconds=0)
+        path = private_params(enforced, tmp_path)  # a new zone id: the policy of these params, less `missing`
+        full = printed_policy(path, capsys)
+        sid = label.split(" ")[0]
+        fewer = copy.deepcopy(full)
+        statement = next(s for s in fewer["Statement"] if s["Sid"] == sid)
+        statement["Action"] = [a for a in statement["Action"] if a not in missing]
+        fewer["Statement"] = [s for s in fewer["Statement"] if s["Action"]]
+        with keys(make_operator(enforced, fewer)):
+            try:
+                _up_down(enforced, path)
+            except AccessDenied as err:
+                if not any(f"perform: {a} on" in str(err) for a in missing):
+                    unnamed.append(f"{label}: {err}")
+                grant(enforced, full)
+                _up_down(enforced, path, start=err.step)
+            else:
+                not_needed.append(label)
+    assert not_needed == [] and unnamed == [], (not_needed, unnamed)

@@ -22,8 +22,9 @@ TRUST_TASKS = {
     ],
 }
 # Enums the real API answers in lowercase although the model lists them uppercase (Terraform's App Runner
-# resources compare with lowercase constants and its acceptance tests assert ``status = "active"``).
-LOWERCASE_ON_THE_WIRE = frozenset({"AutoScalingConfigurationStatus"})
+# resources compare with lowercase constants and its acceptance tests assert ``status = "active"``; the
+# custom domain association's constants in custom_domain_association.go are lowercase too).
+LOWERCASE_ON_THE_WIRE = frozenset({"AutoScalingConfigurationStatus", "CustomDomainAssociationStatus"})
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 MODELED_ERROR_STATUS = {
     "InvalidRequestException": 400,

@@ -38,7 +38,7 @@ def test_checker_catches_nonconforming_payloads() -> None:
 
 
 def test_every_operation_conforms(
-    ar: Any, sb: Any, role_arn: str, connection_arn: str, default_subnets: list[str]
+    ar: Any, sb: Any, ec2: Any, role_arn: str, connection_arn: str, default_subnets: list[str]
 ) -> None:
     seen: set[str] = set()
     ar.meta.events.register("after-call.apprunner", lambda model, **_: seen.add(model.name))
@@ -91,8 +91,21 @@ def test_every_operation_conforms(
     ar.list_services_for_auto_scaling_configuration(
         AutoScalingConfigurationArn=asc["AutoScalingConfigurationArn"]
     )
+    ar.associate_custom_domain(ServiceArn=svc_arn, DomainName="app.example.com")
     ar.describe_custom_domains(ServiceArn=svc_arn)
+    ar.disassociate_custom_domain(ServiceArn=svc_arn, DomainName="app.example.com")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    vpce = ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName="com.amazonaws.us-east-1.apprunner.requests", VpcEndpointType="Interface"
+    )["VpcEndpoint"]["VpcEndpointId"]
+    ingress = {"VpcId": vpc, "VpcEndpointId": vpce}
+    vic_arn = ar.create_vpc_ingress_connection(
+        ServiceArn=svc_arn, VpcIngressConnectionName="seed-go-app", IngressVpcConfiguration=ingress
+    )["VpcIngressConnection"]["VpcIngressConnectionArn"]
+    ar.describe_vpc_ingress_connection(VpcIngressConnectionArn=vic_arn)
+    ar.update_vpc_ingress_connection(VpcIngressConnectionArn=vic_arn, IngressVpcConfiguration=ingress)
     ar.list_vpc_ingress_connections()
+    ar.delete_vpc_ingress_connection(VpcIngressConnectionArn=vic_arn)
     ar.tag_resource(ResourceArn=svc_arn, Tags=[{"Key": "team", "Value": "platform"}])
     ar.list_tags_for_resource(ResourceArn=svc_arn)
     ar.untag_resource(ResourceArn=svc_arn, TagKeys=["team"])

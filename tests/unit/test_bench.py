@@ -58,3 +58,17 @@ def test_simulated_waiter_counts_polls_and_detection_latency(bench):
     assert bench.worst_detection_latency(flat, low=290.0, high=300.0, step=0.5) == 9.5
     default = bench.simulate_operation_wait(300.0)  # the waiter's own default backoff
     assert default["polls"] > 1 and default["detection_latency_s"] >= 0
+
+
+def test_scale_helpers_count_throttles_and_the_busiest_second():
+    spec = importlib.util.spec_from_file_location("bench_scale", LIB.parent / "scale.py")
+    scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scale)
+    log = [
+        {"service": "apprunner", "time": 10.1, "error": None},
+        {"service": "apprunner", "time": 10.9, "error": "ThrottlingException"},
+        {"service": "apprunner", "time": 11.0, "error": None},
+        {"service": "ec2", "time": 10.5, "error": "ThrottlingException"},
+    ]
+    assert scale.throttled(log) == 1
+    assert scale.peak_rate(log) == 2 and scale.peak_rate([]) == 0

@@ -139,3 +139,23 @@ def test_sessions_share_the_parsed_models_but_not_their_settings(aws_env, monkey
     assert a.ec2.meta.service_model is not None and b.ec2.meta.endpoint_url == "http://127.0.0.1:1"
     monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))  # another data path: another loader
     assert make_clients().session._session.get_component("data_loader") is not loader
+
+
+def test_kernels_reuse_their_clients_emptied(monkeypatch) -> None:
+    """In the runner's kernels (RUNBOOK_REUSE_CLIENTS=1) a notebook's make_clients hands back the last
+    notebook's boto3 clients, with no calls, listeners or memo left; elsewhere each call builds anew."""
+    from runbook_lib import clients as module
+
+    monkeypatch.setattr(module, "_REUSED", {})
+    monkeypatch.delenv(module.REUSE_ENV, raising=False)
+    assert module.make_clients(region="us-east-1") is not module.make_clients(region="us-east-1")
+    monkeypatch.setenv(module.REUSE_ENV, "1")
+    first = module.make_clients(region="us-east-1")
+    sts = first.sts
+    first.calls.append("x")
+    first.reads[("sts", "GetCallerIdentity", "")] = {}
+    first.listeners.append(print)
+    again = module.make_clients(region="us-east-1")
+    assert again is first and again.sts is sts
+    assert (again.calls, again.listeners, again.reads, again.read_only) == ([], [], {}, False)
+    assert module.make_clients(region="eu-west-1") is not first

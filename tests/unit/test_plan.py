@@ -342,7 +342,8 @@ def test_a_stuck_service_leaves_what_depends_on_it(world, params, monkeypatch) -
     results = P.teardown(NO_CLIENTS, params, delete_connection=True, raise_if_left=False)
     assert world.log == ["check_account", "delete_service"]  # nothing that needs the service gone
     assert all(r.extra.get("left") for r in results)
-    assert [r.resource for r in results] == [*P.TEARDOWN_NEEDS]
+    private = ("custom_domain", "ingress_connection", "vpc_endpoint")  # not in these params
+    assert [r.resource for r in results] == [r for r in P.TEARDOWN_NEEDS if r not in private]
     sg = next(r for r in results if r.resource == "security_group")
     assert sg.detail == f"left: not deleted while the vpc_connector {params.network.connector_name} remains"
     with pytest.raises(TeardownIncomplete, match="instance_role"):
@@ -464,7 +465,10 @@ def test_nothing_to_do_only_when_all_unchanged_and_settled() -> None:
     from runbook_lib.plan import STEP_OF, Plan
 
     def steps(**overrides: tuple[Action, dict]) -> list[Result]:
-        settled = {"connection": {"status": "AVAILABLE"}, "service": {"status": "RUNNING", "id": "x"}}
+        settled = {
+            "connection": {"status": "AVAILABLE"}, "service": {"status": "RUNNING", "id": "x"},
+            "ingress_connection": {"status": "AVAILABLE"}, "custom_domain": {"status": "active"},
+        }  # fmt: skip
         out = []
         for resource in STEP_OF:
             action, extra = overrides.get(resource, (Action.UNCHANGED, settled.get(resource, {})))
@@ -478,4 +482,8 @@ def test_nothing_to_do_only_when_all_unchanged_and_settled() -> None:
     assert not Plan(steps(connection=(Action.UNCHANGED, {"status": "PENDING_HANDSHAKE"}))).nothing_to_do
     assert not Plan(steps(service=(Action.UNCHANGED, {"status": "OPERATION_IN_PROGRESS"}))).nothing_to_do
     assert not Plan([s for s in steps() if s.resource != "service"]).nothing_to_do
+    assert not Plan(
+        steps(custom_domain=(Action.UNCHANGED, {"status": "pending_certificate_dns_validation"}))
+    ).nothing_to_do
+    assert not Plan(steps(ingress_connection=(Action.UNCHANGED, {"status": "PENDING_UPDATE"}))).nothing_to_do
     assert not Plan([]).nothing_to_do

@@ -32,17 +32,24 @@ def policies() -> list[tuple[str, dict[str, Any]]]:
         ROOT / "params/sandbox.yaml",
         overrides={"instance": {"policy_arns": ["arn:aws:iam::aws:policy/ReadOnly"]}},
     )
+    private = load_params(
+        ROOT / "params/sandbox.yaml",
+        overrides={"public": False, "ingress": {"vpc_endpoint_id": "create"},
+                   "custom_domains": [{"domain": "app.example.com", "hosted_zone_id": "Z0123456789ABC"}]},
+    )  # fmt: skip
     return [("network", build_operator_policy(net)), ("public+s3", build_operator_policy(public)),
-            ("policy_arns", build_operator_policy(attach))]  # fmt: skip
+            ("policy_arns", build_operator_policy(attach)),
+            ("private+domains", build_operator_policy(private))]  # fmt: skip
 
 
 def vpc_of_new_group(finding: Any) -> bool:
     """parliament's one false positive: it takes the VPC, an optional resource type of
     ec2:CreateSecurityGroup in the Service Authorization Reference, for a mismatch with the required
     security-group type. The VPC gets its own statement because EC2 checks aws:RequestTag only on the
-    resource being created (the reference lists the tag keys on security-group, not on vpc)."""
+    resource being created (the reference lists the tag keys on security-group, not on vpc). The same
+    holds for ec2:CreateVpcEndpoint (vpc-endpoint and vpc in two statements)."""
     return finding.issue == "RESOURCE_MISMATCH" and all(
-        d["action"] == "ec2:CreateSecurityGroup" for d in finding.detail
+        d["action"] in ("ec2:CreateSecurityGroup", "ec2:CreateVpcEndpoint") for d in finding.detail
     )
 
 

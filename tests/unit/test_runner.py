@@ -39,7 +39,7 @@ def _execute(tmp_path: Path, source: Path, parameters: dict | None = None, **kw)
 
 
 def test_select_steps() -> None:
-    assert [s.notebook for s in runner.select_steps("up")][-1] == "05_service"
+    assert [s.notebook for s in runner.select_steps("up")][-1] == "06_custom_domains"
     assert [s.name for s in runner.select_steps("up", "05_service")] == ["service"]
     assert [s.name for s in runner.select_steps("down")] == ["preflight", "teardown"]
     with pytest.raises(ParameterError):

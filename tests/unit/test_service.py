@@ -349,6 +349,7 @@ def test_request_variants_repository_source_secrets_no_network(params) -> None:
         overrides={
             "network": None,
             "public": False,
+            "ingress": {"vpc_endpoint_id": "vpce-0123456789abcdef0"},
             "source.configuration_source": "REPOSITORY",
             "source.runtime": None,
             "source.build_command": None,

@@ -23,8 +23,8 @@ Behaviours AWS leaves undocumented (docs/apprunner-behavior.md), and the choice 
   10-name quota.
 - ListVpcConnectors includes INACTIVE connectors until they are purged (``deleted_retention_s``).
 - DeleteService / DeleteVpcConnector on something already DELETED / INACTIVE → ``ResourceNotFoundException``.
-- Unimplemented operations (custom domains, VPC ingress connections except the two list/describe reads)
-  answer ``InvalidRequestException`` naming the sandbox.
+- Custom domains and VPC ingress connections live in ``domains.py`` (state in ``custom_domains`` and
+  ``ingress`` here); unimplemented operations answer ``InvalidRequestException`` naming the sandbox.
 
 Answers checked against sources outside this project (the real API, not its model, where they differ):
 
@@ -252,10 +252,12 @@ class Faults:
     short_pages: bool = False
     app_unhealthy: list[str] = field(default_factory=list)
     role_propagation_s: float = 0.0
+    rate_limit_per_s: float = 0.0  # App Runner requests above this rate per account: ThrottlingException
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    _next_free: dict[str, float] = field(default_factory=dict, repr=False)  # the rate limit's buckets
 
     def update(self, values: dict[str, Any]) -> None:
-        known = {f.name for f in fields(self)} - {"rng"}
+        known = {f.name for f in fields(self)} - {"rng", "_next_free"}
         for key in values:
             if key not in known and key != "maintenance":
                 raise ValueError(f"unknown fault {key!r}; known: {sorted(known | {'maintenance'})}")
@@ -270,6 +272,7 @@ class Faults:
                 "connector_release_lag_s",
                 "eni_release_lag_s",
                 "role_propagation_s",
+                "rate_limit_per_s",
             ):
                 value = float(value)
             elif key == "short_pages":
@@ -288,8 +291,21 @@ class Faults:
             return True
         return False
 
+    def over_rate(self, account: str, now: float) -> bool:
+        """True when a request now exceeds ``rate_limit_per_s`` for the account (a token bucket whose
+        burst is one second's worth, as AWS throttles: the throttled request takes no token)."""
+        if self.rate_limit_per_s <= 0:
+            return False
+        interval = 1.0 / self.rate_limit_per_s
+        burst = max(self.rate_limit_per_s, 1.0)
+        slot = max(self._next_free.get(account, 0.0), now - (burst - 1) * interval)
+        if slot > now:
+            return True
+        self._next_free[account] = slot + interval
+        return False
+
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rng"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("rng", "_next_free")}
         data["app_unhealthy"] = list(self.app_unhealthy)
         return data
 
@@ -537,6 +553,8 @@ class AppRunnerBackend:
         self.operations: dict[str, list[Operation]] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self.failure_reasons: dict[str, str] = {}  # operation id -> why it failed (written to the logs)
+        self.custom_domains: dict[str, dict[str, Any]] = {}  # service ARN -> domain -> domains.CustomDomain
+        self.ingress: dict[str, Any] = {}  # ARN -> domains.IngressConnection
         default = AutoScalingConfiguration(
             name=DEFAULT_ASC_NAME,
             revision=1,
@@ -685,6 +703,8 @@ class AppRunnerBackend:
     # ------------------------------------------------------------------ tags
     def _known_arn(self, arn: str) -> bool:
         if arn in self.connections or arn in self.ascs or arn in self.connectors or arn in self.observability:
+            return True
+        if arn in self.ingress and self.ingress[arn].status != "DELETED":
             return True
         return any(s.arn == arn for s in self.services.values())
 
@@ -1418,6 +1438,12 @@ class AppRunnerBackend:
     def delete_service(self, arn: str) -> tuple[Service, Operation]:
         svc = self.get_service(arn)
         self._require_not_busy(svc, "delete")
+        held = [c.arn for c in self.ingress.values() if c.service_arn == arn and c.status == "AVAILABLE"]
+        if held:  # the message AWS gives (hashicorp/terraform-provider-aws#40896)
+            raise InvalidStateException(
+                "You cannot delete a Service while it has VpcIngressConnections with a status of AVAILABLE. "
+                f"Service Arn: {arn} VpcIngressConnection Arn: {held[0]}"
+            )
         svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
         op = self._new_operation(svc, "DELETE_SERVICE")
         fail = self.faults.take("fail_next_delete")

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from runbook_lib.sandbox.apprunner import consistency, shapes
+from runbook_lib.sandbox.apprunner import consistency, domains, shapes
 from runbook_lib.sandbox.apprunner.models import (
     AppRunnerBackend,
     AppRunnerError,
@@ -188,15 +188,6 @@ def _list_tags(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
     return {"Tags": b.list_tags(r["ResourceArn"])}
 
 
-def _describe_custom_domains(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
-    svc = b.get_service(r["ServiceArn"])
-    return {"DNSTarget": svc.url, "ServiceArn": svc.arn, "CustomDomains": [], "VpcDNSTargets": []}
-
-
-def _list_vpc_ingress(b: AppRunnerBackend, r: dict[str, Any]) -> dict[str, Any]:
-    return {"VpcIngressConnectionSummaryList": []}
-
-
 HANDLERS: dict[str, Handler] = {
     "CreateConnection": _create_connection,
     "ListConnections": _list_connections,
@@ -227,8 +218,7 @@ HANDLERS: dict[str, Handler] = {
     "TagResource": _tag,
     "UntagResource": _untag,
     "ListTagsForResource": _list_tags,
-    "DescribeCustomDomains": _describe_custom_domains,
-    "ListVpcIngressConnections": _list_vpc_ingress,
+    **domains.handlers(_page),  # custom domains and VPC ingress connections
 }
 
 
