@@ -24,6 +24,10 @@ def _own_request_budget(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     test sessions running side by side do not slow each other down."""
     mp = pytest.MonkeyPatch()
     mp.setenv("RUNBOOK_BUDGET_DIR", str(tmp_path_factory.mktemp("request-budget")))
+    # The sandbox does not throttle unless a test asks it to (those tests set their own budget): the
+    # default 10 requests/s would turn a test's simulated-time polls into real seconds of waiting.
+    mp.setenv("RUNBOOK_APPRUNNER_RATE", "1000")
+    mp.setenv("RUNBOOK_APPRUNNER_BURST", "1000")
     yield
     mp.undo()
 
