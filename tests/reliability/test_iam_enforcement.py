@@ -193,6 +193,16 @@ def changed(sb: Any, params_path: Path) -> Any:
 COMMANDS = (pause_service, resume_service, deploy_service)  # `runbook pause`, `resume`, `deploy`
 
 
+def run_from(steps: list[Any], start: int) -> None:
+    """Run ``steps`` from index ``start``; an AccessDenied carries the index of the step it stopped."""
+    for index, step in enumerate(steps[start:], start):
+        try:
+            step()
+        except AccessDenied as err:
+            err.step = index  # type: ignore[attr-defined]
+            raise
+
+
 def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
     """up (fresh), someone's drift, up of changed params, down — from step ``start`` on."""
     t, first = SimulatedTime(sb.control), load_params(params_path)
@@ -204,12 +214,7 @@ def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
         lambda: [command(make_clients(first), first, **waits) for command in COMMANDS],
         lambda: teardown(make_clients(first), first, delete_connection=True, **waits),
     ]
-    for index, step in enumerate(steps[start:], start):
-        try:
-            step()
-        except AccessDenied as err:
-            err.step = index  # type: ignore[attr-defined]
-            raise
+    run_from(steps, start)
 
 
 @pytest.mark.slow
@@ -349,12 +354,7 @@ def _up_down(sb: Any, params_path: Path, start: int = 0) -> None:
         lambda: apply(make_clients(params), params, sleep=t.sleep, clock=t.clock),
         lambda: teardown(make_clients(params), params, delete_connection=True, sleep=t.sleep, clock=t.clock),
     ]
-    for index, step in enumerate(steps[start:], start):
-        try:
-            step()
-        except AccessDenied as err:
-            err.step = index  # type: ignore[attr-defined]
-            raise
+    run_from(steps, start)
 
 
 @pytest.mark.slow
