@@ -158,8 +158,10 @@ def test_a_change_after_a_successful_up_runs_the_notebooks(
     doc["source"]["env"]["ENV1"] = "changed"
     params.write_text(yaml.safe_dump(doc))
     started = []
-    start_kernel = runner.start_kernel
-    monkeypatch.setattr(runner, "start_kernel", lambda *a, **kw: started.append(1) or start_kernel(*a, **kw))
+    start_kernel = runner.kernels.start_kernel
+    monkeypatch.setattr(
+        runner.kernels, "start_kernel", lambda *a, **kw: started.append(1) or start_kernel(*a, **kw)
+    )
     assert main(["up", str(params)]) == 0
     assert started == [1]  # the run's one kernel, started once the plan showed a change
     m = _manifest(_runs(tmp_path)[-1])

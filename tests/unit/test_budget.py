@@ -68,9 +68,9 @@ def recorded(monkeypatch, tmp_path: Path) -> list[dict[str, Any]]:
         seen.append({"notebook": Path(input_path).stem, **kw})
         return runner.Executed("ok", 0.0, [], None)
 
-    monkeypatch.setattr(runner, "RunKernel", _NoKernel)
-    monkeypatch.setattr(runner, "_preflight", lambda *a: None)
-    monkeypatch.setattr(runner, "execute_notebook", execute)
+    monkeypatch.setattr(runner.pipeline, "RunKernel", _NoKernel)
+    monkeypatch.setattr(runner.pipeline, "_preflight", lambda *a: None)
+    monkeypatch.setattr(runner.pipeline, "execute_notebook", execute)
     monkeypatch.setenv("RUNBOOK_LOCK_DIR", str(tmp_path / "locks"))
     return seen
 
