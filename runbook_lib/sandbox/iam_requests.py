@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runbook_lib.sandbox.apprunner.models import _tags_dict
+from runbook_lib.sandbox.apprunner.resources import _tags_dict
 from runbook_lib.sandbox.iam_policy import Check
 
 __all__ = ["AwsRequest", "Lookups", "SERVICE_LINKED_ROLES", "checks", "service_linked_role_arn"]

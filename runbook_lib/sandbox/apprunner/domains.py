@@ -30,15 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_lib.sandbox.apprunner.models import (
-    AppRunnerBackend,
-    AppRunnerBackends,
+from runbook_lib.sandbox.apprunner.exceptions import (
     InvalidRequestException,
     InvalidStateException,
     ResourceNotFoundException,
-    _hex32,
-    _service_url_host,
 )
+from runbook_lib.sandbox.apprunner.models import AppRunnerBackend, AppRunnerBackends
+from runbook_lib.sandbox.apprunner.resources import _hex32, _service_url_host
 
 __all__ = ["CustomDomain", "IngressConnection", "dns_target", "handlers", "validate_domain"]
 

@@ -56,22 +56,7 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     meta = shape.metadata
     where = path or "request"
     if kind == "structure":
-        if not isinstance(value, dict):
-            problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a structure")
-            return
-        for req in shape.required_members:
-            if value.get(req) is None:
-                problems.append(
-                    f"Value null at '{_join(path, req)}' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
-        for key, item in value.items():
-            if key not in shape.members:
-                problems.append(f"Unknown parameter '{_join(path, key)}'")
-                continue
-            if item is None:
-                continue
-            _check(shape.members[key], item, _join(path, key), problems)
+        _check_structure(shape, value, path, problems)
         return
     if kind == "list":
         if not isinstance(value, list):
@@ -90,23 +75,7 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
             _check(shape.value, item, f"{where}.{key}", problems)
         return
     if kind == "string":
-        if not isinstance(value, str):
-            problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a string")
-            return
-        _check_length(len(value), meta, where, problems, "length")
-        enum = getattr(shape, "enum", None) or []
-        if enum and value not in enum:
-            problems.append(
-                f"Value '{value}' at '{where}' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: [{', '.join(enum)}]"
-            )
-        pattern = meta.get("pattern")
-        if pattern and pattern not in (".*", "^.*$") and not _compiled(pattern).fullmatch(value):
-            shown = "***" if shape.metadata.get("sensitive") else value
-            problems.append(
-                f"Value '{shown}' at '{where}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {pattern}"
-            )
+        _check_string(shape, value, where, problems)
         return
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -118,6 +87,47 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         if not isinstance(value, bool):
             problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a boolean")
         return
+
+
+def _check_structure(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    where = path or "request"
+    if not isinstance(value, dict):
+        problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a structure")
+        return
+    for req in shape.required_members:
+        if value.get(req) is None:
+            problems.append(
+                f"Value null at '{_join(path, req)}' failed to satisfy constraint: "
+                "Member must not be null"
+            )
+    for key, item in value.items():
+        if key not in shape.members:
+            problems.append(f"Unknown parameter '{_join(path, key)}'")
+            continue
+        if item is None:
+            continue
+        _check(shape.members[key], item, _join(path, key), problems)
+
+
+def _check_string(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if not isinstance(value, str):
+        problems.append(f"Value at '{where}' failed to satisfy constraint: Member must be a string")
+        return
+    _check_length(len(value), meta, where, problems, "length")
+    enum = getattr(shape, "enum", None) or []
+    if enum and value not in enum:
+        problems.append(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        )
+    pattern = meta.get("pattern")
+    if pattern and pattern not in (".*", "^.*$") and not _compiled(pattern).fullmatch(value):
+        shown = "***" if shape.metadata.get("sensitive") else value
+        problems.append(
+            f"Value '{shown}' at '{where}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern}"
+        )
 
 
 def _check_length(size: int, meta: dict[str, Any], where: str, problems: list[str], what: str) -> None:
