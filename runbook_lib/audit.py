@@ -23,6 +23,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "HISTORY_COLUMNS", "MANIFEST", "MANIFEST_VERSION", "Manifest", "NotebookRecord", "Problem", "Store",
+    "TOOLS", "git_commit", "history", "history_records", "is_s3", "iso", "load_manifests",
+    "make_private_dir", "new_run", "read_manifest", "run_folder_name", "sha256_file", "sha256_text",
+    "split_run_dir", "tool_versions", "utc_now", "verify", "verify_files", "write_manifest",
+]  # fmt: skip
+
+
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700

@@ -29,6 +29,13 @@ from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
 from runbook_lib.waiters import GONE, Clock, Sleep, await_read
 
+__all__ = [
+    "Decision", "REVISION_QUOTA", "SETTINGS", "await_revisions", "build_create_autoscaling_request",
+    "decide_autoscaling", "delete_autoscaling", "desired_settings", "diff_autoscaling",
+    "ensure_autoscaling", "find_autoscaling", "name_arn", "plan_autoscaling", "prune_autoscaling",
+]  # fmt: skip
+
+
 log = logging.getLogger(__name__)
 
 REVISION_QUOTA = 5
@@ -293,18 +300,7 @@ def ensure_autoscaling(
             code="RevisionQuota",
             aws_message=f"{REVISION_QUOTA} revisions per name, none unused",
         )
-    for revision in decision.evict:
-        if _used_by(clients, revision["arn"]):  # the flag said unused; never delete one in use
-            raise QuotaExceeded(
-                f"Revision {revision['revision']} of {name} is used by a service after all; re-run "
-                "when it is free, or delete an unused revision.",
-                resource=f"auto scaling configuration {name}",
-                operation="DeleteAutoScalingConfiguration",
-                code="RevisionInUse",
-                aws_message=f"{REVISION_QUOTA} revisions per name; revision {revision['revision']} in use",
-            )
-        _delete_revision(clients, revision)
-    await_revisions(clients, [r["arn"] for r in decision.evict], deleted=True, sleep=sleep, clock=clock)
+    _evict(clients, params, decision.evict, sleep=sleep, clock=clock)
     created = call(
         clients,
         "apprunner",
@@ -329,6 +325,25 @@ def ensure_autoscaling(
         changes=decision.changes,
         extra={"deleted_arns": evicted} if evicted else {},
     )
+
+
+def _evict(
+    clients: Clients, params: Params, evict: tuple[dict[str, Any], ...], *, sleep: Sleep, clock: Clock
+) -> None:
+    """Delete the revisions a new one replaces (never one in use), and wait until they are gone."""
+    name = params.autoscaling.name
+    for revision in evict:
+        if _used_by(clients, revision["arn"]):  # the flag said unused; never delete one in use
+            raise QuotaExceeded(
+                f"Revision {revision['revision']} of {name} is used by a service after all; re-run "
+                "when it is free, or delete an unused revision.",
+                resource=f"auto scaling configuration {name}",
+                operation="DeleteAutoScalingConfiguration",
+                code="RevisionInUse",
+                aws_message=f"{REVISION_QUOTA} revisions per name; revision {revision['revision']} in use",
+            )
+        _delete_revision(clients, revision)
+    await_revisions(clients, [r["arn"] for r in evict], deleted=True, sleep=sleep, clock=clock)
 
 
 def _adoption(params: Params, revisions: list[dict[str, Any]]) -> tuple[Change, ...]:

@@ -2,20 +2,26 @@
 
 ``call`` translates botocore errors into the runbook's exception tree (by code, chaining the original);
 the clients factory records each call (operation, names, request id, outcome, duration) for progress
-callbacks and the audit trail. ``paginate`` follows NextToken to the end, through short and empty pages:
-App Runner ships no paginators (docs/apprunner-behavior.md L1).
+callbacks and the audit trail. ``paginate`` follows NextToken (or IAM's Marker) to the end, through
+short and empty pages: App Runner ships no paginators (docs/apprunner-behavior.md L1).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from botocore import xform_name
 
 from runbook_lib.clients import STABLE, Clients, is_mutating
 from runbook_lib.errors import map_aws_error
+
+__all__ = [
+    "MAX_PAGES", "call", "console_url", "pages", "paginate",
+]  # fmt: skip
+
 
 MAX_PAGES = 1000
 
@@ -45,18 +51,37 @@ def call(clients: Clients, service: str, operation: str, *, resource: str, **kwa
     return response
 
 
+def pages(
+    clients: Clients, service: str, operation: str, *, resource: str, **kwargs: Any
+) -> Iterator[dict[str, Any]]:
+    """Each page of a List call, at most MAX_PAGES: the one paging loop, for both token styles —
+    ``NextToken`` (App Runner, EC2, …) and ``Marker`` with ``IsTruncated`` (IAM)."""
+    paging: dict[str, str] = {}
+    for _ in range(MAX_PAGES):
+        page = call(clients, service, operation, resource=resource, **kwargs, **paging)
+        yield page
+        paging = _next_page(page)
+        if not paging:
+            return
+
+
+def _next_page(page: dict[str, Any]) -> dict[str, str]:
+    """The request members that ask for the page after ``page`` ({} on the last page)."""
+    if page.get("NextToken"):
+        return {"NextToken": page["NextToken"]}
+    if page.get("IsTruncated") and page.get("Marker"):
+        return {"Marker": page["Marker"]}
+    return {}
+
+
 def paginate(
     clients: Clients, service: str, operation: str, key: str, *, resource: str, **kwargs: Any
 ) -> list[dict[str, Any]]:
-    """All items under ``key`` across every page of a List call (NextToken loop)."""
+    """All items under ``key`` across every page of a List call (see ``pages``)."""
     items: list[dict[str, Any]] = []
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        paging = {"NextToken": token} if token else {}
-        page = call(clients, service, operation, resource=resource, **kwargs, **paging)
+    for page in pages(clients, service, operation, resource=resource, **kwargs):
         items.extend(page.get(key, []))
-        token = page.get("NextToken")
-        if not token:
+        if not _next_page(page):
             return items
     raise RuntimeError(f"{operation} returned more than {MAX_PAGES} pages")
 

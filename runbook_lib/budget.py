@@ -14,6 +14,11 @@ from collections.abc import Iterable
 
 from runbook_lib.params import Params
 
+__all__ = [
+    "BASE_CELL_S", "BASE_RUN_S", "cell_timeout", "run_timeout", "step_waits",
+]  # fmt: skip
+
+
 BASE_CELL_S = 1800.0  # a cell's own work besides waits (API calls with retries), as before the budget
 BASE_RUN_S = 7200.0  # a run's own work besides waits
 

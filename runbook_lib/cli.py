@@ -16,6 +16,12 @@ from typing import Any
 from runbook_lib.errors import ParameterError, RunbookError
 from runbook_lib.params import Params, load_params
 
+__all__ = [
+    "SANDBOX_CREDENTIALS", "build_parser", "cmd_history", "cmd_plan", "cmd_policy", "cmd_run",
+    "cmd_validate", "cmd_verify", "main", "present_runs", "skip_slow_iri_check", "summarize", "use_sandbox",
+]  # fmt: skip
+
+
 SANDBOX_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -59,19 +65,21 @@ def _console(stderr: bool = False) -> Any:
 def use_sandbox(state_dir: str = ".runbook") -> str:
     """Point this process (and the kernels it starts) at the recorded sandbox, whatever its options; when
     none runs, say so and start one on the default port (``RUNBOOK_SANDBOX_PORT``, else 4599)."""
+    from runbook_lib import sandbox
     from runbook_lib.sandbox import cli as sandbox_cli
 
     state = sandbox_cli.read_state(state_dir)
     if not sandbox_cli.running(state):
-        port = str(sandbox_cli.DEFAULT_PORT)
+        port = sandbox_cli.DEFAULT_PORT
         _console(stderr=True).print(
             f"no local sandbox runs: starting one on 127.0.0.1:{port} (set RUNBOOK_SANDBOX_PORT for another "
             "port; `runbook sandbox stop` ends it)"
         )
-        args = build_parser().parse_args(["sandbox", "start", "--state-dir", state_dir, "--port", port])
-        with _stdout_silenced():  # `start` prints its URL (said below, once)
-            if args.func(args) != 0:
-                raise RunbookError(f"could not start the sandbox; see {state_dir}/sandbox.log")
+        try:
+            sandbox.start(port=port, state_dir=state_dir, say=lambda message: print(message, file=sys.stderr))
+        except sandbox_cli.SandboxStartError as err:
+            print(err, file=sys.stderr)
+            raise RunbookError(f"could not start the sandbox; see {state_dir}/sandbox.log") from err
         state = sandbox_cli.read_state(state_dir)
     if not state:
         raise RunbookError(f"the sandbox started but left no {state_dir}/sandbox.json")
@@ -81,16 +89,6 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
     described = sandbox_cli.describe(state)
     _console(stderr=True).print(f"[dim]using the local sandbox (a test double of AWS) at {described}[/]")
     return str(state["url"])
-
-
-class _stdout_silenced:
-    def __enter__(self) -> None:
-        import io
-
-        self._saved, sys.stdout = sys.stdout, io.StringIO()
-
-    def __exit__(self, *exc: object) -> None:
-        sys.stdout = self._saved
 
 
 def _parameters(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
@@ -278,10 +276,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute the hashes of a run folder and its chain, or of every run and chain of an audit dir."""
-    from runbook_lib import audit, chain
+    from runbook_lib import audit, chain, trail
 
-    whole = chain.is_audit_dir(args.path)
-    problems = chain.verify_audit_dir(args.path) if whole else audit.verify(args.path)
+    whole = trail.is_audit_dir(args.path)
+    problems = trail.verify_audit_dir(args.path) if whole else audit.verify(args.path)
     err = _console(stderr=True)
     for problem in problems:
         colour = "red" if problem.fails else "yellow"

@@ -20,14 +20,20 @@ import boto3
 from botocore.config import Config
 
 from runbook_lib import throttle
-from runbook_lib.errors import WrongAccount
+from runbook_lib.apimodels import botocore_session
 
 if TYPE_CHECKING:
     from runbook_lib.params import Params
 
+__all__ = [
+    "CallRecord", "Clients", "READ_PREFIXES", "SERVICES", "STABLE", "USER_AGENT", "is_mutating",
+    "make_clients", "summarize_request",
+]  # fmt: skip
+
+
 USER_AGENT = "runbook-lib/0.1.0"
 SERVICES = ("apprunner", "iam", "ec2", "sts", "s3", "route53")
-READ_PREFIXES = ("Describe", "List", "Get")
+READ_PREFIXES = ("Describe", "List", "Get", "Head")  # Head*: S3 (HeadObject, HeadBucket)
 # request members that identify a resource; everything else (env, secrets, commands) stays out of logs
 _IDENTIFYING = (
     "ServiceName", "ServiceArn", "ConnectionName", "ConnectionArn", "VpcConnectorName", "VpcConnectorArn",
@@ -37,7 +43,9 @@ _IDENTIFYING = (
 
 
 def is_mutating(operation: str) -> bool:
-    """An operation that is not Describe*/List*/Get* changes something."""
+    """A read is an operation named Describe*, List*, Get* (or Head*); anything else mutates.
+
+    The one predicate: the sandbox's request log (``sandbox.server``) uses it too."""
     return not operation.startswith(READ_PREFIXES)
 
 
@@ -217,48 +225,3 @@ def _new_clients(
     clients = Clients(session, config, endpoint_url)
     clients.budget = throttle.from_environment(params.account_id if params else None, clients.region)
     return clients
-
-
-_LOADERS: dict[Any, Any] = {}
-_LOADERS_LOCK = threading.Lock()
-
-
-def botocore_session() -> Any:
-    """A new botocore session whose model loader is shared by the process (per data path).
-
-    Every notebook of a run builds its clients in the same kernel, and a batch builds them in the same
-    runner: the API models (EC2's alone is megabytes of JSON) are then parsed once, not per session.
-    """
-    import botocore.session
-
-    from runbook_lib import lean_models
-
-    session = botocore.session.get_session()
-    data_path = session.get_config_variable("data_path")
-    with _LOADERS_LOCK:
-        loader = _LOADERS.get(data_path)
-        if loader is None:  # models without their documentation, parsed from a cache (lean_models)
-            loader = _LOADERS[data_path] = lean_models.create_loader(data_path)
-    session.register_component("data_loader", loader)
-    return session
-
-
-def caller_identity(clients: Clients) -> dict[str, str]:
-    """Who the credentials belong to: Account, Arn, UserId."""
-    from runbook_lib.aws import call
-
-    found = call(clients, "sts", "GetCallerIdentity", resource="caller identity")
-    return {"Account": found["Account"], "Arn": found["Arn"], "UserId": found["UserId"]}
-
-
-def check_account(clients: Clients, params: Params) -> dict[str, str]:
-    """Return the caller identity, or raise WrongAccount if it is not ``params.account_id``."""
-    identity = caller_identity(clients)
-    if identity["Account"] != params.account_id:
-        raise WrongAccount(
-            "Nothing was changed.",
-            expected=params.account_id,
-            actual=identity["Account"],
-            arn=identity["Arn"],
-        )
-    return identity

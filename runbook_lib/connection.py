@@ -32,6 +32,12 @@ from runbook_lib.waiters import (
     wait_for,
 )
 
+__all__ = [
+    "RESOURCE", "build_create_connection_request", "connections_console", "delete_connection",
+    "diff_connection", "ensure_connection", "find_connection", "plan_connection", "wait_for_handshake",
+]  # fmt: skip
+
+
 log = logging.getLogger(__name__)
 
 RESOURCE = "connection"

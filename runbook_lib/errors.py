@@ -18,6 +18,14 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+__all__ = [
+    "AccessDenied", "AwsError", "CredentialsError", "InvalidRequest", "InvalidState", "ParameterError",
+    "Problem", "QuotaExceeded", "RESUME_HINT", "ResourceConflict", "ResourceNotFound", "RunbookError",
+    "ServiceUnavailable", "TeardownIncomplete", "WaitFailed", "WaitTimeout", "WrongAccount",
+    "map_aws_error",
+]  # fmt: skip
+
+
 RESUME_HINT = "Fix the cause and re-run the same step; finished steps are found by name and left alone."
 
 
@@ -154,12 +162,6 @@ class TeardownIncomplete(RunbookError):
     """A teardown deleted what it could, but a wait ran out: fields ``left`` (resource and name)."""
 
     template = "Teardown incomplete: {detail}"
-
-
-class NotebookFailed(RunbookError):
-    """A notebook of the runbook failed; its executed copy shows where."""
-
-    template = "Notebook {notebook} failed: {detail}"
 
 
 _BY_CODE: dict[str, type[AwsError]] = {

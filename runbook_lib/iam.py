@@ -16,12 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from runbook_lib.aws import call
+from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceNotFound
-from runbook_lib.ownership import claim, diff_owned_tags, is_owned, tag_changes, tag_list
+from runbook_lib.ownership import claim, diff_owned_tags, is_owned, tag_changes, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
+
+__all__ = [
+    "ACCESS_PRINCIPAL", "ECR_ACCESS_POLICY", "INSTANCE_PRINCIPAL", "MAX_PAGES", "POLICY_VERSION",
+    "RoleSpec", "access_role_spec", "build_create_role_request", "build_tag_role_request",
+    "build_trust_policy", "build_update_trust_request", "delete_access_role", "delete_instance_role",
+    "diff_instance_role", "diff_role", "ensure_access_role", "ensure_instance_role", "find_instance_role",
+    "find_role", "instance_role_spec", "normalize_policy", "parse_policy_document", "plan_instance_role",
+]  # fmt: skip
+
 
 log = logging.getLogger(__name__)
 
@@ -150,21 +159,6 @@ def diff_instance_role(params: Params, observed: dict[str, Any]) -> tuple[Change
 # ---------------------------------------------------------------- readers
 
 
-def _iam_list(clients: Clients, operation: str, key: str, *, resource: str, **kwargs: Any) -> list[Any]:
-    """All items of an IAM List call (IAM pages with Marker/IsTruncated, not NextToken)."""
-    items: list[Any] = []
-    marker: str | None = None
-    for _ in range(MAX_PAGES):
-        page = call(
-            clients, "iam", operation, resource=resource, **kwargs, **({"Marker": marker} if marker else {})
-        )
-        items.extend(page.get(key, []))
-        marker = page.get("Marker") if page.get("IsTruncated") else None
-        if not marker:
-            return items
-    raise RuntimeError(f"{operation} returned more than {MAX_PAGES} pages")
-
-
 def find_role(clients: Clients, name: str, *, policies: bool = True) -> dict[str, Any] | None:
     """The role ``name`` as {name, arn, trust_policy, policy_arns, tags}, or None.
 
@@ -177,7 +171,9 @@ def find_role(clients: Clients, name: str, *, policies: bool = True) -> dict[str
     except ResourceNotFound:
         return None
     attached = (
-        _iam_list(clients, "ListAttachedRolePolicies", "AttachedPolicies", resource=resource, RoleName=name)
+        paginate(
+            clients, "iam", "ListAttachedRolePolicies", "AttachedPolicies", resource=resource, RoleName=name
+        )
         if policies
         else None
     )
@@ -186,7 +182,7 @@ def find_role(clients: Clients, name: str, *, policies: bool = True) -> dict[str
         "arn": role["Arn"],
         "trust_policy": parse_policy_document(role["AssumeRolePolicyDocument"]),
         "policy_arns": None if attached is None else sorted(p["PolicyArn"] for p in attached),
-        "tags": {t["Key"]: t["Value"] for t in role.get("Tags", [])},
+        "tags": tag_map(role.get("Tags", [])),
     }
 
 
@@ -258,7 +254,7 @@ def _delete(clients: Clients, params: Params, resource_kind: str, name: str) -> 
     try:
         for arn in observed["policy_arns"]:
             call(clients, "iam", "DetachRolePolicy", resource=resource, RoleName=name, PolicyArn=arn)
-        inline = _iam_list(clients, "ListRolePolicies", "PolicyNames", resource=resource, RoleName=name)
+        inline = paginate(clients, "iam", "ListRolePolicies", "PolicyNames", resource=resource, RoleName=name)
         for policy_name in inline:
             call(clients, "iam", "DeleteRolePolicy", resource=resource, RoleName=name, PolicyName=policy_name)
         call(clients, "iam", "DeleteRole", resource=resource, RoleName=name)

@@ -1,10 +1,46 @@
-"""Who and where: the caller's identity, the account check and the session's credentials."""
+"""Who and where: the caller's identity, the account guard, the session's credentials and the sandbox.
+
+``is_sandbox_endpoint`` is the one test of whether calls go to the local sandbox: it parses the URL and
+compares its host (``127.0.0.1``, ``localhost``, ``::1``), so ``http://localhost.evil.com`` is not it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import urllib.parse
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["caller", "is_local", "session_credentials"]
+from runbook_lib.aws import call
+from runbook_lib.errors import WrongAccount
+
+if TYPE_CHECKING:
+    from runbook_lib.clients import Clients
+    from runbook_lib.params import Params
+
+__all__ = [
+    "SANDBOX_HOSTS", "caller", "caller_identity", "check_account", "is_local", "is_sandbox_endpoint",
+    "sandbox_endpoint", "session_credentials",
+]  # fmt: skip
+
+SANDBOX_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def caller_identity(clients: Clients) -> dict[str, str]:
+    """Who the credentials belong to: Account, Arn, UserId."""
+    found = call(clients, "sts", "GetCallerIdentity", resource="caller identity")
+    return {"Account": found["Account"], "Arn": found["Arn"], "UserId": found["UserId"]}
+
+
+def check_account(clients: Clients, params: Params) -> dict[str, str]:
+    """Return the caller identity, or raise WrongAccount if it is not ``params.account_id``."""
+    identity = caller_identity(clients)
+    if identity["Account"] != params.account_id:
+        raise WrongAccount(
+            "Nothing was changed.",
+            expected=params.account_id,
+            actual=identity["Account"],
+            arn=identity["Arn"],
+        )
+    return identity
 
 
 def session_credentials(clients: Any) -> list[str]:
@@ -21,8 +57,6 @@ def session_credentials(clients: Any) -> list[str]:
 
 def caller(clients: Any, params: Any) -> dict[str, Any]:
     """Account, ARN, region and endpoint of the caller; raises WrongAccount outside the params' account."""
-    from runbook_lib.clients import check_account
-
     identity = check_account(clients, params)
     endpoint = clients.endpoint_url
     return {
@@ -31,9 +65,22 @@ def caller(clients: Any, params: Any) -> dict[str, Any]:
         "UserId": identity["UserId"],
         "Region": clients.region,
         "Endpoint": endpoint,
-        "Sandbox": is_local(endpoint),
+        "Sandbox": is_sandbox_endpoint(endpoint),
     }
 
 
-def is_local(endpoint: str | None) -> bool:
-    return bool(endpoint) and any(h in str(endpoint) for h in ("://127.0.0.1", "://localhost"))
+def is_sandbox_endpoint(url: str | None) -> bool:
+    """Whether ``url`` is the local sandbox's: its host is 127.0.0.1, localhost or ::1."""
+    try:
+        return bool(url) and urllib.parse.urlsplit(str(url)).hostname in SANDBOX_HOSTS
+    except ValueError:  # not a URL at all
+        return False
+
+
+is_local = is_sandbox_endpoint  # (its old name, in runbook_lib.runner)
+
+
+def sandbox_endpoint(clients: Clients) -> str | None:
+    """The local sandbox's URL when App Runner calls go to it (an endpoint on 127.0.0.1/localhost)."""
+    endpoint = clients.endpoint_url or ""
+    return endpoint if is_sandbox_endpoint(endpoint) else None

@@ -17,6 +17,11 @@ import threading
 import time
 from pathlib import Path
 
+__all__ = [
+    "POLL_S", "main", "watch_parent",
+]  # fmt: skip
+
+
 POLL_S = 0.5
 
 

@@ -26,6 +26,12 @@ from typing import Any
 
 from runbook_lib.errors import RunbookError
 
+__all__ = [
+    "EnvLock", "EnvironmentLocked", "HEARTBEAT_S", "LockInfo", "PREFIX", "S3Lock", "STALE_S", "acquire",
+    "acquire_s3", "is_stale", "is_stale_s3", "lock_path", "pid_alive", "process_start", "read",
+]  # fmt: skip
+
+
 log = logging.getLogger(__name__)
 
 PREFIX = ".lock-"

@@ -19,6 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "ACCESS_KEY_ID", "CREDENTIAL_ENV", "INJECTED_TAG", "MIN_VALUE_LENGTH", "REDACTED", "Redactor",
+    "SECRET_NAME", "SECRET_REFERENCE", "credential_values", "is_secret_name", "secret_parameter_values",
+]  # fmt: skip
+
+
 REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(r"(token|secret|password|passwd|credential|private[_-]?key|api[_-]?key)", re.I)
 CREDENTIAL_ENV = (

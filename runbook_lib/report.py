@@ -13,6 +13,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+__all__ = [
+    "ACTION_COLOURS", "COLUMNS", "MIMETYPE", "VERIFY_FIELDS", "bundle", "extract", "mapping_table", "plain",
+    "progress", "result_rows", "results_table", "short_arn", "show", "show_identity", "show_params",
+    "show_plan", "show_results", "show_verify", "styled_html", "verify_card",
+]  # fmt: skip
+
+
 MIMETYPE = "application/vnd.runbook.results+json"
 COLUMNS = ("resource", "name", "action", "changed fields", "detail", "arn", "console")
 

@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+__all__ = [
+    "Action", "Change", "NOT_OWNED", "Result", "diff_fields",
+]  # fmt: skip
+
+
 NOT_OWNED = "not owned by this environment (no runbook:name tag of it): left as it was"
 
 

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+__all__ = [
+    "Obj", "PreconditionFailed", "SSE", "client", "delete", "get", "is_url", "put_text", "split",
+]  # fmt: skip
+
+
 SSE = "AES256"
 _CLIENTS: dict[str, Any] = {}
 _CLIENT_ENV = (

@@ -19,13 +19,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from runbook_lib import diagnose, image, observability
+from runbook_lib import diagnose, image
 from runbook_lib.aws import call, console_url, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import InvalidRequest, InvalidState, ResourceConflict, ResourceNotFound, WaitFailed
+from runbook_lib.identity import SANDBOX_HOSTS, sandbox_endpoint
 from runbook_lib.ownership import claim, diff_owned_tags, is_owned, tag_changes, tag_list, tag_map
-from runbook_lib.params import CPU_UNITS, MEMORY_UNITS, Params
-from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
+from runbook_lib.params import Params
+from runbook_lib.results import NOT_OWNED, Action, Change, Result
+from runbook_lib.retry import retry
+from runbook_lib.service_requests import (  # the pure parts, also importable from here (__all__)
+    BLOCK_OF,
+    ServiceInputs,
+    asc_key,
+    blocks_of,
+    build_create_service_request,
+    build_source_configuration,
+    build_update_service_request,
+    desired_fields,
+    diff_service,
+    observed_fields,
+)
 from runbook_lib.waiters import (
     DEFAULT_TIMEOUT_S,
     Backoff,
@@ -39,6 +53,15 @@ from runbook_lib.waiters import (
     wait_for,
 )
 
+__all__ = [
+    "BLOCK_OF", "BUSY_RETRIES", "LOOK_UP", "MAX_ROUNDS", "RESOURCE", "ROLE_BACKOFF", "ROLE_NOT_ASSUMABLE",
+    "ROLE_RETRY_S", "SANDBOX_HOSTS", "ServiceInputs", "asc_key", "blocks_of",
+    "build_create_service_request", "build_source_configuration", "build_update_service_request",
+    "claimed_tags", "delete_service", "describe_service", "desired_fields", "diff_service",
+    "ensure_service", "find_service", "observed_fields", "observed_tags", "plan_service",
+    "sandbox_endpoint", "service_http_url", "verify_service",
+]  # fmt: skip
+
 log = logging.getLogger(__name__)
 
 RESOURCE = "service"
@@ -47,233 +70,6 @@ ROLE_RETRY_S = 120.0
 ROLE_BACKOFF = Backoff(initial_s=2.0, factor=1.5, cap_s=15.0)
 MAX_ROUNDS = 8  # state-machine rounds before giving up on a service that keeps changing state
 BUSY_RETRIES = 3  # InvalidState on update/delete: wait for the service to settle, then retry
-SANDBOX_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-@dataclass(frozen=True)
-class ServiceInputs:
-    """ARNs the service refers to, found by name (``plan.resolve_inputs``)."""
-
-    connection_arn: str
-    instance_role_arn: str | None
-    vpc_connector_arn: str | None
-    autoscaling_arn: str | None
-    access_role_arn: str | None = None  # private ECR images
-    observability_arn: str | None = None  # tracing on
-
-
-# ------------------------------------------------------------------------------------------ builders
-
-
-def build_source_configuration(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
-    """The complete SourceConfiguration (a CodeRepository or an image), sent whenever it changed (L7)."""
-    if params.source.image is not None:
-        return image.build_image_source(params, inputs.access_role_arn)
-    src = params.source
-    code: dict[str, Any] = {"ConfigurationSource": src.configuration_source}
-    if src.configuration_source == "API":
-        values: dict[str, Any] = {"Runtime": src.runtime, "Port": str(src.port)}
-        if src.build_command:
-            values["BuildCommand"] = src.build_command
-        if src.start_command:
-            values["StartCommand"] = src.start_command
-        if src.env:
-            values["RuntimeEnvironmentVariables"] = dict(src.env)
-        if src.secrets:
-            values["RuntimeEnvironmentSecrets"] = dict(src.secrets)
-        code["CodeConfigurationValues"] = values
-    return {
-        "CodeRepository": {
-            "RepositoryUrl": src.repository_url,
-            "SourceCodeVersion": {"Type": "BRANCH", "Value": src.branch},
-            "SourceDirectory": src.source_directory,
-            "CodeConfiguration": code,
-        },
-        "AutoDeploymentsEnabled": src.auto_deployments,
-        "AuthenticationConfiguration": {"ConnectionArn": inputs.connection_arn},
-    }
-
-
-def _configuration(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
-    """Members shared by CreateService and UpdateService."""
-    instance: dict[str, Any] = {"Cpu": params.instance.cpu, "Memory": params.instance.memory}
-    if inputs.instance_role_arn:
-        instance["InstanceRoleArn"] = inputs.instance_role_arn
-    hc = params.health_check
-    health = {
-        "Protocol": hc.protocol,
-        "Path": hc.path,
-        "Interval": hc.interval_s,
-        "Timeout": hc.timeout_s,
-        "HealthyThreshold": hc.healthy_threshold,
-        "UnhealthyThreshold": hc.unhealthy_threshold,
-    }
-    egress: dict[str, Any] = {"EgressType": "DEFAULT"}
-    if inputs.vpc_connector_arn:
-        egress = {"EgressType": "VPC", "VpcConnectorArn": inputs.vpc_connector_arn}
-    request: dict[str, Any] = {
-        "SourceConfiguration": build_source_configuration(params, inputs),
-        "InstanceConfiguration": instance,
-        "HealthCheckConfiguration": health,
-        "NetworkConfiguration": {
-            "EgressConfiguration": egress,
-            "IngressConfiguration": {"IsPubliclyAccessible": params.public},
-            "IpAddressType": "IPV4",
-        },
-    }
-    if inputs.autoscaling_arn:
-        request["AutoScalingConfigurationArn"] = inputs.autoscaling_arn
-    request["ObservabilityConfiguration"] = observability.build_observability_member(inputs.observability_arn)
-    return request
-
-
-def build_create_service_request(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
-    """CreateService payload (pure), tagged with ``params.owned_tags``; observability only when on."""
-    configuration = _configuration(params, inputs)
-    if not inputs.observability_arn:
-        configuration.pop("ObservabilityConfiguration")
-    return {"ServiceName": params.name, **configuration, "Tags": tag_list(params.owned_tags)}
-
-
-# which UpdateService member carries each diffed field (prefix match; see docs/reliability.md)
-BLOCK_OF = {
-    "source.": "SourceConfiguration", "connection_arn": "SourceConfiguration",
-    "instance.": "InstanceConfiguration", "health_check.": "HealthCheckConfiguration",
-    "network.": "NetworkConfiguration", "public": "NetworkConfiguration",
-    "ip_address_type": "NetworkConfiguration", "autoscaling_configuration": "AutoScalingConfigurationArn",
-    "observability": "ObservabilityConfiguration",
-}  # fmt: skip
-
-
-def blocks_of(fields: Iterable[str]) -> set[str]:
-    """The UpdateService members that carry these changed fields."""
-    return {block for field in fields for prefix, block in BLOCK_OF.items() if field.startswith(prefix)}
-
-
-def build_update_service_request(
-    params: Params, inputs: ServiceInputs, service_arn: str, changed: Iterable[str] | None = None
-) -> dict[str, Any]:
-    """UpdateService payload (pure), never tags or name: only the members whose fields are in
-    ``changed`` (as Terraform's service resource sends only changed blocks), or all when None.
-
-    Resending an unchanged SourceConfiguration can make App Runner rebuild from the branch head."""
-    configuration = _configuration(params, inputs)
-    if changed is not None:
-        wanted = blocks_of(changed)
-        configuration = {k: v for k, v in configuration.items() if k in wanted}
-    return {"ServiceArn": service_arn, **configuration}
-
-
-# ------------------------------------------------------------------------------------------ diff
-
-
-def asc_key(arn: str | None) -> str | None:
-    """``name/revision`` of an auto scaling configuration ARN (ARNs carry a random suffix, L6)."""
-    if not arn or ":autoscalingconfiguration/" not in arn:
-        return arn
-    parts = arn.split(":autoscalingconfiguration/", 1)[1].split("/")
-    return "/".join(parts[:2])
-
-
-def _units(value: Any, units: dict[str, str]) -> str:
-    text = str(value).strip()
-    if text in units:
-        return units[text]
-    for canonical in units.values():
-        if text.replace(" ", "").lower() == canonical.replace(" ", "").lower():
-            return canonical
-    return text
-
-
-def desired_fields(params: Params, inputs: ServiceInputs) -> dict[str, Any]:
-    """The service as flat, normalized fields (names follow the params) for diffs and plans."""
-    src, hc = params.source, params.health_check
-    code = {
-        "source.repository_url": src.repository_url,
-        "source.branch": src.branch,
-        "source.source_directory": src.source_directory,
-        "source.configuration_source": src.configuration_source,
-        "source.auto_deployments": src.auto_deployments,
-        "connection_arn": inputs.connection_arn,
-    }
-    fields: dict[str, Any] = {
-        **(image.desired_image_fields(params, inputs.access_role_arn) if src.image else code),
-        "observability": observability.observability_key(inputs.observability_arn),
-        "instance.cpu": _units(params.instance.cpu, CPU_UNITS),
-        "instance.memory": _units(params.instance.memory, MEMORY_UNITS),
-        "instance.role_arn": inputs.instance_role_arn,
-        "health_check.protocol": hc.protocol,
-        "health_check.path": hc.path if hc.protocol == "HTTP" else None,
-        "health_check.interval_s": hc.interval_s,
-        "health_check.timeout_s": hc.timeout_s,
-        "health_check.healthy_threshold": hc.healthy_threshold,
-        "health_check.unhealthy_threshold": hc.unhealthy_threshold,
-        "network.egress_type": "VPC" if inputs.vpc_connector_arn else "DEFAULT",
-        "network.vpc_connector_arn": inputs.vpc_connector_arn,
-        "public": params.public,
-        "ip_address_type": "IPV4",
-    }
-    if inputs.autoscaling_arn:
-        fields["autoscaling_configuration"] = asc_key(inputs.autoscaling_arn)
-    if src.configuration_source == "API" and not src.image:
-        fields.update({
-            "source.runtime": src.runtime,
-            "source.build_command": src.build_command,
-            "source.start_command": src.start_command,
-            "source.port": str(src.port),
-            "source.env": dict(src.env),
-            "source.secrets": dict(src.secrets),
-        })  # fmt: skip
-    return fields
-
-
-def observed_fields(service: dict[str, Any]) -> dict[str, Any]:
-    """The same flat fields from a DescribeService ``Service``, defaults filled in (L6)."""
-    source = service.get("SourceConfiguration") or {}
-    repo = source.get("CodeRepository") or {}
-    code = repo.get("CodeConfiguration") or {}
-    values = code.get("CodeConfigurationValues") or {}
-    inst = service.get("InstanceConfiguration") or {}
-    hc = service.get("HealthCheckConfiguration") or {}
-    net = service.get("NetworkConfiguration") or {}
-    egress = net.get("EgressConfiguration") or {}
-    protocol = str(hc.get("Protocol", "TCP")).upper()
-    asc = service.get("AutoScalingConfigurationSummary") or {}
-    return {
-        "source.repository_url": str(repo.get("RepositoryUrl", "")).rstrip("/"),
-        "source.branch": (repo.get("SourceCodeVersion") or {}).get("Value"),
-        "source.source_directory": repo.get("SourceDirectory", "/"),
-        "source.configuration_source": code.get("ConfigurationSource"),
-        "source.auto_deployments": source.get("AutoDeploymentsEnabled", True),
-        "connection_arn": (source.get("AuthenticationConfiguration") or {}).get("ConnectionArn"),
-        "instance.cpu": _units(inst.get("Cpu", "1024"), CPU_UNITS),
-        "instance.memory": _units(inst.get("Memory", "2048"), MEMORY_UNITS),
-        "instance.role_arn": inst.get("InstanceRoleArn"),
-        "health_check.protocol": protocol,
-        "health_check.path": hc.get("Path", "/") if protocol == "HTTP" else None,
-        "health_check.interval_s": hc.get("Interval", 5),
-        "health_check.timeout_s": hc.get("Timeout", 2),
-        "health_check.healthy_threshold": hc.get("HealthyThreshold", 1),
-        "health_check.unhealthy_threshold": hc.get("UnhealthyThreshold", 5),
-        "network.egress_type": str(egress.get("EgressType", "DEFAULT")).upper(),
-        "network.vpc_connector_arn": egress.get("VpcConnectorArn"),
-        "public": (net.get("IngressConfiguration") or {}).get("IsPubliclyAccessible", True),
-        "ip_address_type": str(net.get("IpAddressType", "IPV4")).upper(),
-        "autoscaling_configuration": asc_key(asc.get("AutoScalingConfigurationArn")),
-        "source.runtime": values.get("Runtime"),
-        "source.build_command": values.get("BuildCommand"),
-        "source.start_command": values.get("StartCommand"),
-        "source.port": str(values.get("Port", "8080")),
-        "source.env": dict(values.get("RuntimeEnvironmentVariables") or {}),
-        "source.secrets": dict(values.get("RuntimeEnvironmentSecrets") or {}),
-        "observability": observability.observed_key(service),
-        **(image.observed_image_fields(service) if source.get(image.IMAGE) else {}),
-    }
-
-
-def diff_service(params: Params, inputs: ServiceInputs, observed: dict[str, Any]) -> tuple[Change, ...]:
-    """Field-level changes between the params and an observed service (``find_service``'s dict)."""
-    return diff_fields(desired_fields(params, inputs), observed["fields"])
 
 
 # ------------------------------------------------------------------------------------------ reads
@@ -435,29 +231,32 @@ def _operation(
 
 def _busy_call(clients: Clients, params: Params, operation: str, arn: str, w: _Waits, **kw: Any) -> dict:
     """Update/Delete/Resume: on InvalidState wait for the service to settle and retry (L9)."""
-    for attempt in range(BUSY_RETRIES + 1):
-        try:
-            return call(clients, "apprunner", operation, resource=_res(params), ServiceArn=arn, **kw)
-        except InvalidState:
-            if attempt == BUSY_RETRIES:
-                raise
-            log.info("%s on %s refused (busy); waiting for it to settle", operation, params.name)
-            w.run(service_settled(clients, arn, what=_res(params)))
-    raise AssertionError("unreachable")
+
+    def settle(err: Exception) -> None:
+        log.info("%s on %s refused (busy); waiting for it to settle", operation, params.name)
+        w.run(service_settled(clients, arn, what=_res(params)))
+
+    return retry(
+        lambda: call(clients, "apprunner", operation, resource=_res(params), ServiceArn=arn, **kw),
+        retry_if=lambda err: isinstance(err, InvalidState), attempts=BUSY_RETRIES + 1, on_retry=settle,
+    )  # fmt: skip
 
 
 def _create(clients: Clients, params: Params, inputs: ServiceInputs, w: _Waits) -> dict[str, Any]:
     """CreateService, retried while a fresh instance role is not yet assumable (L9, ~2 min)."""
     request = build_create_service_request(params, inputs)
-    start, delays = w.clock(), ROLE_BACKOFF.delays()
-    while True:
-        try:
-            return call(clients, "apprunner", "CreateService", resource=_res(params), **request)
-        except InvalidRequest as err:
-            if ROLE_NOT_ASSUMABLE not in str(err.aws_message) or w.clock() - start >= ROLE_RETRY_S:
-                raise
-            log.info("instance role of %s not assumable yet (IAM propagation); retrying", params.name)
-            w.sleep(next(delays))
+
+    def not_assumable(err: Exception) -> bool:
+        return isinstance(err, InvalidRequest) and ROLE_NOT_ASSUMABLE in str(err.aws_message)
+
+    def retrying(err: Exception) -> None:
+        log.info("instance role of %s not assumable yet (IAM propagation); retrying", params.name)
+
+    return retry(
+        lambda: call(clients, "apprunner", "CreateService", resource=_res(params), **request),
+        retry_if=not_assumable, backoff=ROLE_BACKOFF, sleep=w.sleep, clock=w.clock, timeout=ROLE_RETRY_S,
+        on_retry=retrying,
+    )  # fmt: skip
 
 
 def _delete_and_wait(clients: Clients, params: Params, observed: dict[str, Any], w: _Waits) -> None:
@@ -498,16 +297,10 @@ LOOK_UP = object()  # ensure_service(found=...) not given: look the service up
 
 
 def ensure_service(
-    clients: Clients,
-    params: Params,
-    inputs: ServiceInputs,
-    *,
-    found: dict[str, Any] | None | object = LOOK_UP,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
-    timeout: float = DEFAULT_TIMEOUT_S,
-) -> Result:
+    clients: Clients, params: Params, inputs: ServiceInputs, *,
+    found: dict[str, Any] | None | object = LOOK_UP, on_progress: Progress | None = None,
+    sleep: Sleep = time.sleep, clock: Clock = time.monotonic, timeout: float = DEFAULT_TIMEOUT_S,
+) -> Result:  # fmt: skip
     """Converge the service (L5): create, wait, replace a CREATE_FAILED one, resume, update, or nothing.
 
     ``found``: what ``find_service`` just returned, when the caller already looked (saves the lookup).
@@ -544,28 +337,36 @@ def ensure_service(
                 _operation(clients, params, observed["arn"], made["OperationId"], "RESUME_SERVICE", w)
             prior = (Change("status", "PAUSED", "RUNNING"),)
         else:
-            _refuse_source_type(params, observed)
-            changes = diff_service(params, inputs, observed)
-            op_id = None
-            if changes:
-                request = build_update_service_request(
-                    params, inputs, observed["arn"], changed=[c.field for c in changes]
-                )
-                request.pop("ServiceArn")
-                made = _busy_call(clients, params, "UpdateService", observed["arn"], w, **request)
-                op_id = made.get("OperationId")
-                _operation(clients, params, observed["arn"], op_id, "UPDATE_SERVICE", w)
-            changes = prior + changes + _reconcile_tags(clients, params, observed["arn"], tags or {})
-            final = (find_service(clients, params) or observed) if op_id else observed
-            action = Action.UPDATED if changes else Action.UNCHANGED
-            extra = {"operation_id": op_id} if op_id else {}
-            return _result(params, action, final, changes, extra=extra)
+            return _update(clients, params, inputs, observed, prior, tags, w)
     raise InvalidState(
         f"The service kept changing state over {MAX_ROUNDS} rounds; re-run the `service` step later.",
         resource=_res(params),
         operation="ensure_service",
         code="NotSettled",
     )
+
+
+def _update(
+    clients: Clients, params: Params, inputs: ServiceInputs, observed: dict[str, Any],
+    prior: tuple[Change, ...], tags: dict[str, str] | None, w: _Waits,
+) -> Result:  # fmt: skip
+    """A settled service: UpdateService with the blocks that changed (if any), then its tags."""
+    _refuse_source_type(params, observed)
+    changes = diff_service(params, inputs, observed)
+    op_id = None
+    if changes:
+        request = build_update_service_request(
+            params, inputs, observed["arn"], changed=[c.field for c in changes]
+        )
+        request.pop("ServiceArn")
+        made = _busy_call(clients, params, "UpdateService", observed["arn"], w, **request)
+        op_id = made.get("OperationId")
+        _operation(clients, params, observed["arn"], op_id, "UPDATE_SERVICE", w)
+    changes = prior + changes + _reconcile_tags(clients, params, observed["arn"], tags or {})
+    final = (find_service(clients, params) or observed) if op_id else observed
+    action = Action.UPDATED if changes else Action.UNCHANGED
+    extra = {"operation_id": op_id} if op_id else {}
+    return _result(params, action, final, changes, extra=extra)
 
 
 def delete_service(
@@ -595,12 +396,6 @@ def delete_service(
 
 
 # ------------------------------------------------------------------------------------------ verify
-
-
-def sandbox_endpoint(clients: Clients) -> str | None:
-    """The local sandbox's URL when App Runner calls go to it (an endpoint on 127.0.0.1/localhost)."""
-    endpoint = clients.endpoint_url or ""
-    return endpoint if urllib.parse.urlsplit(endpoint).hostname in SANDBOX_HOSTS else None
 
 
 def service_http_url(clients: Clients, params: Params, observed: dict[str, Any]) -> str | None:

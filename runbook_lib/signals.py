@@ -23,6 +23,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+__all__ = [
+    "Finisher", "GRACE_S", "Interrupted", "REINTERRUPT_S", "SIGNALS", "StopState", "current", "exit_code",
+    "handling", "signal_name",
+]  # fmt: skip
+
+
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -16,9 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_lib.aws import MAX_PAGES, call
+from runbook_lib.aws import call, pages
 from runbook_lib.clients import Clients
 from runbook_lib.errors import RESUME_HINT, ResourceNotFound, WaitFailed, WaitTimeout
+
+__all__ = [
+    "Backoff", "CONNECTION_GONE_TIMEOUT_S", "Clock", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT_S", "GONE",
+    "LIVE_CONNECTION", "NOT_LIVE", "OPERATION_FAILED", "OPERATION_PENDING", "Progress",
+    "READABLE_TIMEOUT_S", "Sleep", "UNLISTED_TIMEOUT_S", "WaitSpec", "await_read", "connection_available",
+    "find_operation", "operation_finished", "readable", "service_deleted", "service_settled", "unlisted",
+    "wait_for",
+]  # fmt: skip
+
 
 log = logging.getLogger(__name__)
 
@@ -123,21 +132,15 @@ def find_operation(
 
     ListOperations is newest first, so the loop stops at the first match instead of reading every page.
     """
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        paging = {"NextToken": token} if token else {}
-        page = call(
-            clients, "apprunner", "ListOperations", resource=f"service {service_arn}",
-            ServiceArn=service_arn, MaxResults=20, **paging,
-        )  # fmt: skip
+    for page in pages(
+        clients, "apprunner", "ListOperations", resource=f"service {service_arn}", ServiceArn=service_arn,
+        MaxResults=20,
+    ):  # fmt: skip
         for summary in page.get("OperationSummaryList", []):
             if operation_id and summary.get("Id") == operation_id:
                 return summary
             if not operation_id and summary.get("Type") == operation_type:
                 return summary
-        token = page.get("NextToken")
-        if not token:
-            return None
     return None
 
 

@@ -18,6 +18,11 @@ from typing import Any
 
 from runbook_lib.aws import console_url
 
+__all__ = [
+    "HandshakeState", "HandshakeWidget", "PROVIDER_NAMES", "STYLES", "gate_connection", "wait_for",
+]  # fmt: skip
+
+
 STYLES = {
     "PENDING_HANDSHAKE": ("#9a6700", "#fff8c5"),
     "AVAILABLE": ("#1a7f37", "#dafbe1"),
@@ -200,26 +205,18 @@ async def wait_for(
 
 
 async def gate_connection(
-    clients: Any,
-    params: Any,
-    *,
-    interactive: bool = True,
-    timeout: float | None = None,
-    interval_s: float = 2.0,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    out: Callable[[str], None] = print,
-) -> Any:
+    clients: Any, params: Any, *, interactive: bool = True, timeout: float | None = None,
+    interval_s: float = 2.0, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic, out: Callable[[str], None] = print,
+) -> Any:  # fmt: skip
     """Ensure the connection, then wait (live widget, or text headless) until it is AVAILABLE.
 
     Returns the connection's Result. Raises WaitFailed on ERROR and WaitTimeout (with the console URL
     and how to resume) when nobody completed the handshake in time.
     """
     from runbook_lib.connection import find_connection
-    from runbook_lib.errors import WaitFailed, WaitTimeout
-    from runbook_lib.plan import apply
-    from runbook_lib.results import Result
-    from runbook_lib.service import sandbox_endpoint
+    from runbook_lib.identity import sandbox_endpoint
+    from runbook_lib.orchestrate import apply
 
     (ensured,) = apply(clients, params, only="connection", wait_handshake=False)
     if ensured.extra.get("not_needed"):
@@ -246,30 +243,7 @@ async def gate_connection(
             interval_s=interval_s, sleep=sleep, clock=clock,
         )  # fmt: skip
     view.finish(final)
-    if final.status == "AVAILABLE":
-        return Result(
-            "connection",
-            params.connection.name,
-            ensured.action,
-            arn=ensured.arn,
-            detail="status AVAILABLE",
-            console_url=state.console_url,
-            extra={"status": "AVAILABLE"},
-        )
-    if final.status == "ERROR":
-        raise WaitFailed(
-            "Re-authorize it in the console (or delete it), then re-run this step.",
-            what=f"connection {state.name}",
-            last="ERROR",
-            console_url=state.console_url,
-        )
-    raise WaitTimeout(
-        f"{state.how_to_complete()} Then re-run this step: it finds the connection by name and goes on.",
-        seconds=final.elapsed_s,
-        what=f"the handshake of connection {state.name}",
-        last=final.status,
-        console_url=state.console_url,
-    )
+    return _handshake_outcome(final, state, ensured, params)
 
 
 class _View:
@@ -316,6 +290,37 @@ class _View:
             display(bundle, raw=True, metadata=metadata)
         if self.widget is None and state.status != self.last_status:
             self.out(state.text())
+
+
+def _handshake_outcome(final: HandshakeState, state: HandshakeState, ensured: Any, params: Any) -> Any:
+    """The connection's Result once AVAILABLE; WaitFailed on ERROR; WaitTimeout when nobody completed it."""
+    from runbook_lib.errors import WaitFailed, WaitTimeout
+    from runbook_lib.results import Result
+
+    if final.status == "AVAILABLE":
+        return Result(
+            "connection",
+            params.connection.name,
+            ensured.action,
+            arn=ensured.arn,
+            detail="status AVAILABLE",
+            console_url=state.console_url,
+            extra={"status": "AVAILABLE"},
+        )
+    if final.status == "ERROR":
+        raise WaitFailed(
+            "Re-authorize it in the console (or delete it), then re-run this step.",
+            what=f"connection {state.name}",
+            last="ERROR",
+            console_url=state.console_url,
+        )
+    raise WaitTimeout(
+        f"{state.how_to_complete()} Then re-run this step: it finds the connection by name and goes on.",
+        seconds=final.elapsed_s,
+        what=f"the handshake of connection {state.name}",
+        last=final.status,
+        console_url=state.console_url,
+    )
 
 
 def _make_view(state: HandshakeState, sandbox: str | None, *, interactive: bool, out: Callable[[str], None]):

@@ -46,7 +46,7 @@ def _kernel_manager_class() -> type:
 # Kernels starting at once (start-up is CPU-bound: 32 at once on 2 cores took over 60 s each).
 _STARTS = threading.BoundedSemaphore(2 * (os.cpu_count() or 1))
 # Imported silently (no output, no execution count, no name bound) once the kernel answers.
-WARM_MODULES = ("runbook_lib.plan", "runbook_lib.report", "runbook_lib.widgets")
+WARM_MODULES = ("runbook_lib.orchestrate", "runbook_lib.report", "runbook_lib.widgets")
 # Then gc.freeze(): what is alive (modules, API models, clients) leaves the collector's sight, so the
 # full collection of each reset (IPython's) and the automatic ones no longer walk it (~0.06 s a reset).
 FREEZE = "__import__('gc').freeze()"

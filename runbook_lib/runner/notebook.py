@@ -34,20 +34,11 @@ class Executed:
 
 
 def execute_notebook(
-    input_path: str | Path,
-    output_path: str,
-    parameters: Mapping[str, Any],
-    *,
-    store: audit.Store,
-    redactor: Redactor,
-    kernel_name: str = KERNEL_NAME,
-    cell_timeout: float | None = None,
-    deadline: float | None = None,
-    start_timeout: float = 60.0,
-    on_event: Callable[[Event], None] | None = None,
-    km: Any = None,
-    stop: signals.StopState | None = None,
-) -> Executed:
+    input_path: str | Path, output_path: str, parameters: Mapping[str, Any], *, store: audit.Store,
+    redactor: Redactor, kernel_name: str = KERNEL_NAME, cell_timeout: float | None = None,
+    deadline: float | None = None, start_timeout: float = 60.0,
+    on_event: Callable[[Event], None] | None = None, km: Any = None, stop: signals.StopState | None = None,
+) -> Executed:  # fmt: skip
     """Execute one notebook with papermill; the scrubbed output is written even when it fails.
 
     ``km``: a kernel from ``start_kernel`` to run it on (left running, its clients closed); None
@@ -73,18 +64,12 @@ def execute_notebook(
     error: dict[str, Any] | None = None
     try:
         papermill.execute_notebook(
-            str(input_path),
-            target,
-            parameters=dict(parameters),
-            kernel_name=kernel_name,
-            progress_bar=False,
-            start_timeout=int(start_timeout),
-            timeout_func=timeout_for,
-            on_cell_executed=cell_done,
+            str(input_path), target, parameters=dict(parameters), kernel_name=kernel_name, progress_bar=False,
+            start_timeout=int(start_timeout), timeout_func=timeout_for, on_cell_executed=cell_done,
             on_cell_start=_refuse_cells_once(stop),
             shutdown_kernel="immediate",  # every cell has finished and its output is in: no grace needed
             **({"km": km} if km is not None else {}),
-        )
+        )  # fmt: skip
     except PapermillExecutionError as err:
         error = {"type": err.ename, "message": redactor.text(err.evalue), "cell_index": err.cell_index}
     except (CellTimeoutError, DeadKernelError, StoppedBeforeCell) as err:

@@ -162,7 +162,7 @@ def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:
     the plan, the resources and the answer of the service go into the manifest. Otherwise (a change,
     a status to wait on, a service that does not answer) the notebooks run as usual.
     """
-    from runbook_lib.plan import STEP_OF, plan
+    from runbook_lib.orchestrate import STEP_OF, plan
     from runbook_lib.service import verify_service
 
     try:
@@ -186,8 +186,8 @@ def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:
 
 def plan_run(params_path: str | Path, options: RunOptions | None = None) -> tuple[Any, RunResult]:
     """``runbook plan``: the plan from the library (no kernel), recorded as a run of action ``plan``."""
+    from runbook_lib.orchestrate import plan as make_plan
     from runbook_lib.params import load_params
-    from runbook_lib.plan import plan as make_plan
 
     opts = options or RunOptions()
     params_path = str(params_path)

@@ -25,6 +25,13 @@ from typing import Any
 
 from runbook_lib.sandbox.control import SandboxControl, SandboxControlError
 
+__all__ = [
+    "DEFAULT_OPTIONS", "DEFAULT_PORT", "LOG_FILE", "SERVER_OPTIONS", "STATE_DIR", "STATE_FILE",
+    "SandboxStartError", "cmd_handshake", "cmd_serve", "cmd_start", "cmd_status", "cmd_stop", "describe",
+    "main", "read_state", "register", "running", "server_config", "start",
+]  # fmt: skip
+
+
 DEFAULT_PORT = int(os.environ.get("RUNBOOK_SANDBOX_PORT") or 4599)
 STATE_DIR = ".runbook"
 STATE_FILE = "sandbox.json"
@@ -224,16 +231,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _differences(state: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    """What ``args`` asks for that the running sandbox was not started with."""
-    wanted, running_with = server_config(args), state.get("options") or {}
+def _differences(state: dict[str, Any], port: int, wanted: dict[str, Any]) -> list[str]:
+    """What ``port`` and the options ``wanted`` ask for that the running sandbox was not started with."""
+    running_with = state.get("options") or {}
     found = [
         f"--{key.replace('_', '-')} {value} (it runs with {running_with.get(key, 'unknown')})"
         for key, value in wanted.items()
         if running_with.get(key) != value
     ]
-    if args.port not in (0, state.get("port")):
-        found.insert(0, f"--port {args.port} (it listens on {state.get('port')})")
+    if port not in (0, state.get("port")):
+        found.insert(0, f"--port {port} (it listens on {state.get('port')})")
     return found
 
 
@@ -243,31 +250,46 @@ def describe(state: dict[str, Any]) -> str:
     return f"{state['url']} (pid {state['pid']}, {flags})"
 
 
-def cmd_start(args: argparse.Namespace) -> int:
-    """Start ``serve`` in the background and wait until it answers; prints the URL.
+class SandboxStartError(Exception):
+    """The sandbox could not be started (or one with other options runs): the message says why."""
 
-    A running sandbox is reused when it has the requested options, else this exits 1 naming it."""
-    state = read_state(args.state_dir)
+
+# the server options' defaults, as ``runbook sandbox start`` without them has them
+DEFAULT_OPTIONS: dict[str, Any] = {
+    flag[2:].replace("-", "_"): spec.get("default", False) for flag, spec in SERVER_OPTIONS.items()
+}
+
+
+def start(
+    *, port: int = DEFAULT_PORT, state_dir: str | os.PathLike[str] = STATE_DIR, timeout: float = 30.0,
+    say: Any = None, **options: Any,
+) -> str:  # fmt: skip
+    """Start ``serve`` in the background and wait until it answers; returns its URL.
+
+    ``options``: SandboxConfig fields (``SERVER_OPTIONS``; the others keep their defaults). A running
+    sandbox is reused when it has the requested options (``say`` tells so), else SandboxStartError
+    names it; so does a server that exits or does not answer within ``timeout``.
+    """
+    wanted = {**DEFAULT_OPTIONS, **options}
+    state = read_state(state_dir)
     if running(state):
         assert state is not None
-        differences = _differences(state, args)
+        differences = _differences(state, port, wanted)
         if differences:
-            print(
+            raise SandboxStartError(
                 f"sandbox: one already runs at {describe(state)}; asked for " + "; ".join(differences) + ".\n"
-                "Stop it first with `runbook sandbox stop` (or start this one with its options).",
-                file=sys.stderr,
+                "Stop it first with `runbook sandbox stop` (or start this one with its options)."
             )
-            return 1
-        print(f"sandbox: reusing the one already running at {describe(state)}", file=sys.stderr)
-        print(state["url"])
-        return 0
-    state_path = _state_path(args)
+        if say is not None:
+            say(f"sandbox: reusing the one already running at {describe(state)}")
+        return str(state["url"])
+    state_path = Path(state_dir) / STATE_FILE
     state_path.unlink(missing_ok=True)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     log_path = state_path.parent / LOG_FILE
     cmd = [
-        sys.executable, "-m", _MARKER, "serve", "--port", str(args.port), "--state-dir", str(args.state_dir),
-        *_option_argv(server_config(args)),
+        sys.executable, "-m", _MARKER, "serve", "--port", str(port), "--state-dir", str(state_dir),
+        *_option_argv(wanted),
     ]  # fmt: skip
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
@@ -278,21 +300,33 @@ def cmd_start(args: argparse.Namespace) -> int:
             start_new_session=True,
             close_fds=True,
         )
-    deadline = time.monotonic() + args.timeout
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            print(f"sandbox: the server exited with code {proc.returncode}; see {log_path}", file=sys.stderr)
-            print(_tail(log_path), file=sys.stderr)
-            return 1
-        state = read_state(args.state_dir)
+            raise SandboxStartError(
+                f"sandbox: the server exited with code {proc.returncode}; see {log_path}\n{_tail(log_path)}"
+            )
+        state = read_state(state_dir)
         if state and state.get("pid") == proc.pid and SandboxControl(state["url"], timeout=2).is_up():
-            print(state["url"])
-            return 0
+            return str(state["url"])
         time.sleep(0.1)
     proc.terminate()
     proc.wait(timeout=10)
-    print(f"sandbox: no answer within {args.timeout}s; see {log_path}", file=sys.stderr)
-    return 1
+    raise SandboxStartError(f"sandbox: no answer within {timeout}s; see {log_path}")
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """``runbook sandbox start``: ``start`` with the command line's options; prints the URL (exit 0)."""
+    try:
+        url = start(
+            port=args.port, state_dir=args.state_dir, timeout=args.timeout,
+            say=lambda message: print(message, file=sys.stderr), **server_config(args),
+        )  # fmt: skip
+    except SandboxStartError as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(url)
+    return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

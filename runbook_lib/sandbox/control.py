@@ -9,6 +9,11 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+__all__ = [
+    "SandboxControl", "SandboxControlError", "SimulatedTime",
+]  # fmt: skip
+
+
 
 class SandboxControlError(RuntimeError):
     """The control API answered with an error (``status`` is the HTTP status)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID
+from runbook_lib.sandbox.defaults import DEFAULT_ACCOUNT_ID
 
 __all__ = ["dependency_violation", "ec2_error"]
 

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID
+from runbook_lib.sandbox.defaults import DEFAULT_ACCOUNT_ID
 from runbook_lib.sandbox.ec2_shim import ec2_error
 from runbook_lib.sandbox.iam_policy import Check, Decision, first_denied
 from runbook_lib.sandbox.iam_requests import SERVICE_LINKED_ROLES, AwsRequest, checks, service_linked_role_arn

@@ -22,11 +22,9 @@ Describe*/List*/Get*/Head*). Control-API and stand-in requests are not logged.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
-import re
 import threading
 import time
 import urllib.parse
@@ -36,8 +34,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from runbook_lib.clients import is_mutating  # the one predicate, shared with the library
 from runbook_lib.redact import Redactor
-from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from runbook_lib.sandbox.apprunner import responses as apprunner_responses
 from runbook_lib.sandbox.apprunner.domains import validate_domain
 from runbook_lib.sandbox.apprunner.models import (
@@ -48,29 +46,34 @@ from runbook_lib.sandbox.apprunner.models import (
     ThrottlingException,
 )
 from runbook_lib.sandbox.control import SandboxControl
+from runbook_lib.sandbox.defaults import DEFAULT_ACCOUNT_ID
 from runbook_lib.sandbox.ec2_shim import dependency_violation, ec2_error
 from runbook_lib.sandbox.iam_enforce import Denial, Enforcer, SandboxLookups, json_object
 from runbook_lib.sandbox.iam_requests import AwsRequest
 from runbook_lib.sandbox.managed_policies import seed_managed_policies
+from runbook_lib.sandbox.wire import (
+    _error_code,
+    _is_json,
+    _json_body,
+    _query_params,
+    _read_body,
+    _route53_operation,
+    _s3_operation,
+    _scope,
+)
+
+__all__ = [
+    "RequestLog", "SAFE_METHODS", "SandboxApp", "SandboxHandle", "StartResponse", "make_sandbox_server",
+    "start_in_thread",
+]  # fmt: skip
+
 
 log = logging.getLogger(__name__)
 _BODY_REDACTOR = Redactor()  # by name: secret-named members (passwords, tokens, secret keys)
 
 StartResponse = Callable[..., Any]
-READ_PREFIXES = ("Describe", "List", "Get", "Head")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # any other control call must send JSON (415 otherwise)
 _NOT_JSON = json.dumps({"error": "state-changing control calls need Content-Type: application/json"}).encode()
-_CREDENTIAL_RE = re.compile(r"Credential=([^,\s]+)")
-_XML_CODE_RE = re.compile(rb"<Code>([^<]+)</Code>")
-_S3_SUBRESOURCES = {
-    "tagging", "policy", "versioning", "acl", "lifecycle", "encryption", "cors", "location", "uploads",
-    "uploadId", "delete", "publicAccessBlock", "ownershipControls",
-}  # fmt: skip
-
-
-def is_mutating(operation: str) -> bool:
-    """A read is an operation named Describe*, List*, Get* (or Head*); anything else mutates."""
-    return not operation.startswith(READ_PREFIXES)
 
 
 class RequestLog:
@@ -110,83 +113,6 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-
-
-def _json_body(body: bytes) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _is_json(environ: dict[str, Any]) -> bool:
-    """True if the request says its body is JSON (``application/json``, parameters allowed)."""
-    media_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
-    return media_type == "application/json"
-
-
-def _scope(environ: dict[str, Any]) -> tuple[str, str]:
-    """(service, region) from the SigV4 credential scope; ("unknown", default region) if unsigned."""
-    match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if match:
-        parts = match.group(1).split("/")
-        if len(parts) >= 5:
-            return parts[3], parts[2]
-    return "unknown", DEFAULT_REGION
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body and put it back, so the next app can read it again."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
-
-
-def _query_params(environ: dict[str, Any], body: bytes | None) -> dict[str, str]:
-    params = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    if body:
-        params.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
-
-
-# Route 53 is REST: its operation from the method and path (the ones the runbook and its tests call)
-_ROUTE53 = {
-    ("POST", "hostedzone"): "CreateHostedZone", ("GET", "hostedzone"): "ListHostedZones",
-    ("GET", "hostedzone/*"): "GetHostedZone", ("DELETE", "hostedzone/*"): "DeleteHostedZone",
-    ("GET", "hostedzone/*/rrset"): "ListResourceRecordSets",
-    ("POST", "hostedzone/*/rrset"): "ChangeResourceRecordSets", ("GET", "change/*"): "GetChange",
-}  # fmt: skip
-
-
-def _route53_operation(method: str, path: str) -> str:
-    parts = [p for p in path.split("/") if p][1:]  # after the API version
-    shape = "/".join("*" if i % 2 else p for i, p in enumerate(parts))
-    return _ROUTE53.get((method, shape), f"{method} {path}")
-
-
-def _s3_operation(method: str, path: str, query: dict[str, str]) -> str:
-    parts = [p for p in path.split("/") if p]
-    target = "Object" if len(parts) > 1 else "Bucket"
-    if not parts:
-        return "ListBuckets"
-    sub = next((k for k in query if k in _S3_SUBRESOURCES), None)
-    verb = {"GET": "Get", "HEAD": "Head", "PUT": "Put", "DELETE": "Delete", "POST": "Post"}.get(
-        method, method
-    )
-    if sub == "delete" and method == "POST":
-        return "DeleteObjects"
-    if sub:
-        return f"{verb}{target}{sub[0].upper()}{sub[1:]}"
-    if method == "GET" and target == "Bucket":
-        return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
-    if method == "PUT" and target == "Bucket":
-        return "CreateBucket"
-    return f"{verb}{target}"
 
 
 class SandboxApp:
@@ -301,17 +227,7 @@ class SandboxApp:
         if hasattr(result, "close"):
             result.close()
         status = captured.get("status", 500)
-        error = None
-        if status >= 400:
-            payload = b"".join(chunks)
-            match = _XML_CODE_RE.search(payload)
-            if match:
-                error = match.group(1).decode()
-            else:
-                try:
-                    error = str(json.loads(payload).get("__type", "")).split("#")[-1] or None
-                except ValueError:
-                    error = None
+        error = _error_code(b"".join(chunks)) if status >= 400 else None
         if operation or service != "unknown":
             sent = {k: v for k, v in params.items() if k not in ("Action", "Version")}
             if json_body:

@@ -9,8 +9,8 @@ import pytest
 from runbook_lib import network
 from runbook_lib.clients import make_clients
 from runbook_lib.errors import ParameterError
+from runbook_lib.orchestrate import plan
 from runbook_lib.params import parse_params
-from runbook_lib.plan import plan
 from runbook_lib.results import Action
 
 

@@ -23,7 +23,7 @@ from runbook_lib import apply, load_params, make_clients
 from runbook_lib.cli import main
 from runbook_lib.errors import AccessDenied, WaitFailed
 from runbook_lib.operations import deploy_service, pause_service, resume_service
-from runbook_lib.plan import teardown
+from runbook_lib.orchestrate import teardown
 from runbook_lib.policy import OPTIONAL
 from runbook_lib.sandbox.control import SimulatedTime
 

@@ -189,14 +189,14 @@ def test_sigint_two_seconds_into_a_fresh_run(rel, tmp_path: Path) -> None:
 
 def test_sigint_during_plan(rel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     """`plan` runs in the main thread: the signal interrupts it there; the record and the lock follow."""
-    import runbook_lib.plan
+    import runbook_lib.orchestrate
 
     def slow_plan(*args: Any, **kwargs: Any) -> Any:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(30)
 
     params_path = write_params(tmp_path, "sig-plan")
-    monkeypatch.setattr(runbook_lib.plan, "plan", slow_plan)
+    monkeypatch.setattr(runbook_lib.orchestrate, "plan", slow_plan)
     started = time.monotonic()
     assert main(["plan", str(params_path)]) == 130
     assert time.monotonic() - started < 10

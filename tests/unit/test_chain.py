@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib import audit, chain
+from runbook_lib import audit, chain, trail
 from runbook_lib.cli import main
 
 
@@ -60,14 +60,14 @@ def test_a_fork_and_a_run_off_the_chain_are_reported(tmp_path: Path) -> None:
     data["run_id"] = forged.name
     data["files"] = {}
     (forged / "manifest.json").write_text(json.dumps(data))  # same predecessor as the real second run
-    kinds = {p.kind for p in chain.verify_audit_dir(str(tmp_path))}
+    kinds = {p.kind for p in trail.verify_audit_dir(str(tmp_path))}
     assert {"fork", "chain"} <= kinds
 
 
 def test_a_run_without_manifest_is_a_note_not_a_failure(tmp_path: Path) -> None:
     _run(tmp_path)
     (tmp_path / "20990101T000000Z_env_up").mkdir()  # a run killed before its record
-    problems = chain.verify_audit_dir(str(tmp_path))
+    problems = trail.verify_audit_dir(str(tmp_path))
     assert [p.kind for p in problems] == ["unfinished"] and not any(p.fails for p in problems)
     assert main(["audit", "verify", str(tmp_path)]) == 0
 
@@ -112,7 +112,7 @@ def test_two_processes_appending_at_once_make_one_chain(tmp_path: Path) -> None:
         subprocess.Popen([sys.executable, "-c", APPEND, str(tmp_path), "6", str(i)]) for i in range(2)
     ]
     assert [p.wait(100) for p in procs] == [0, 0]
-    problems = chain.verify_audit_dir(str(tmp_path))
+    problems = trail.verify_audit_dir(str(tmp_path))
     assert problems == [], problems
     assert chain.read_head(str(tmp_path), "env")[0].runs == 12
 

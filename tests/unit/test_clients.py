@@ -6,8 +6,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from runbook_lib.clients import check_account, is_mutating, make_clients, summarize_request
+from runbook_lib.clients import is_mutating, make_clients, summarize_request
 from runbook_lib.errors import WrongAccount
+from runbook_lib.identity import check_account
 from runbook_lib.params import parse_params
 
 

@@ -89,7 +89,6 @@ def test_error_tree_and_dicts() -> None:
         errors.WaitTimeout,
         errors.WaitFailed,
         errors.WrongAccount,
-        errors.NotebookFailed,
     ):
         assert issubclass(cls, errors.RunbookError)
     wrong = errors.WrongAccount(

@@ -35,10 +35,10 @@ def test_a_torn_cache_file_falls_back_to_botocore(tmp_path: Path) -> None:
 
 
 def test_clients_use_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from runbook_lib import clients
+    from runbook_lib import apimodels, clients
 
     monkeypatch.setenv(lean_models.DIR_ENV, str(tmp_path))
-    monkeypatch.setattr(clients, "_LOADERS", {})
+    monkeypatch.setattr(apimodels, "_LOADERS", {})  # the process's shared loader, built afresh
     made = clients.make_clients(region="us-east-1")
     model = made.apprunner.meta.service_model
     assert model.operation_model("CreateService").documentation == ""

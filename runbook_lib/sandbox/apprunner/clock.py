@@ -8,6 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+__all__ = [
+    "Clock", "Transitions",
+]  # fmt: skip
+
+
 
 class Clock:
     """Wall clock with an offset that tests can move forward (``advance``) instead of sleeping."""

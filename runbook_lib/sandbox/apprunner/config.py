@@ -6,6 +6,11 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+__all__ = [
+    "Faults", "SandboxConfig",
+]  # fmt: skip
+
+
 
 @dataclass
 class SandboxConfig:

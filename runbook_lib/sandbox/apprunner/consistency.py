@@ -31,6 +31,12 @@ from runbook_lib.sandbox.apprunner.models import (
     VpcConnector,
 )
 
+__all__ = [
+    "Item", "describe_asc", "describe_vpc_connector", "list_ascs", "list_connections",
+    "list_vpc_connectors", "view",
+]  # fmt: skip
+
+
 Item = TypeVar("Item", AutoScalingConfiguration, VpcConnector, Connection)
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "AppRunnerError", "InternalServiceErrorException", "InvalidRequestException", "InvalidStateException",
+    "ResourceNotFoundException", "ServiceQuotaExceededException", "ThrottlingException",
+]  # fmt: skip
+
+
 
 class AppRunnerError(Exception):
     """Base of the emulator's AWS errors: ``code`` is the wire ``__type``, ``status`` the HTTP status."""

@@ -16,6 +16,14 @@ from typing import Any
 
 from runbook_lib.sandbox.apprunner.exceptions import InvalidRequestException
 
+__all__ = [
+    "APP_RUNNER_BUILD_PRINCIPAL", "APP_RUNNER_TASKS_PRINCIPAL", "ASC_IN_USE_MESSAGE",
+    "AutoScalingConfiguration", "Connection", "DEFAULT_ASC_NAME", "DEFAULT_SUFFIX", "ENI_TAG",
+    "ObservabilityConfiguration", "Operation", "PARTITION", "Service", "VpcConnector", "check_cpu_memory",
+    "decode_token", "encode_token",
+]  # fmt: skip
+
+
 log = logging.getLogger(__name__)
 
 PARTITION = "aws"

@@ -22,6 +22,11 @@ from runbook_lib.sandbox.apprunner.models import (
     InvalidRequestException,
 )
 
+__all__ = [
+    "CONTENT_TYPE", "HANDLERS", "Handler", "error_response", "handle", "parse_body",
+]  # fmt: skip
+
+
 CONTENT_TYPE = "application/x-amz-json-1.0"
 Handler = Callable[[AppRunnerBackend, dict[str, Any]], dict[str, Any]]
 

@@ -15,6 +15,11 @@ from runbook_lib.sandbox.apprunner.resources import (
     check_cpu_memory,
 )
 
+__all__ = [
+    "ServiceConfigMixin",
+]  # fmt: skip
+
+
 
 class ServiceConfigMixin:
     """The configuration part of :class:`~runbook_lib.sandbox.apprunner.models.AppRunnerBackend`."""

@@ -23,6 +23,11 @@ from runbook_lib.sandbox.apprunner.resources import (
 )
 from runbook_lib.sandbox.apprunner.servicecfg import ServiceConfigMixin
 
+__all__ = [
+    "ServicesMixin",
+]  # fmt: skip
+
+
 
 class ServicesMixin(ServiceConfigMixin):
     """The services part of :class:`~runbook_lib.sandbox.apprunner.models.AppRunnerBackend`."""

@@ -14,6 +14,11 @@ from typing import Any
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
+__all__ = [
+    "SERVICE_NAME", "format_problems", "operation_model", "service_model", "validate_input",
+]  # fmt: skip
+
+
 SERVICE_NAME = "apprunner"
 
 

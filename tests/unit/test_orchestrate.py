@@ -25,7 +25,7 @@ from runbook_lib.params import load_params
 from runbook_lib.results import Action, Change, Result
 from runbook_lib.service import ServiceInputs
 
-P = importlib.import_module("runbook_lib.plan")
+P = importlib.import_module("runbook_lib.orchestrate")
 PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
 ASC1 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/1/" + "1" * 32
 ASC2 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/2/" + "2" * 32
@@ -462,7 +462,7 @@ def test_public_exports() -> None:
 
 
 def test_nothing_to_do_only_when_all_unchanged_and_settled() -> None:
-    from runbook_lib.plan import STEP_OF, Plan
+    from runbook_lib.orchestrate import STEP_OF, Plan
 
     def steps(**overrides: tuple[Action, dict]) -> list[Result]:
         settled = {
@@ -487,3 +487,14 @@ def test_nothing_to_do_only_when_all_unchanged_and_settled() -> None:
     ).nothing_to_do
     assert not Plan(steps(ingress_connection=(Action.UNCHANGED, {"status": "PENDING_UPDATE"}))).nothing_to_do
     assert not Plan([]).nothing_to_do
+
+
+def test_plan_is_the_function_whatever_was_imported_first() -> None:
+    import types
+
+    import runbook_lib
+    import runbook_lib.orchestrate
+    from runbook_lib import plan
+
+    assert not isinstance(plan, types.ModuleType) and plan is runbook_lib.orchestrate.plan
+    assert runbook_lib.plan is plan

@@ -9,15 +9,13 @@ ResourceNotFound naming the step to run first. The account guard runs before any
 from __future__ import annotations
 
 import logging
-import sys
 import time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runbook_lib import autoscaling, connection, domains, iam, ingress, network, observability
-from runbook_lib.clients import Clients, check_account
+from runbook_lib.clients import Clients
 from runbook_lib.connection import (
     connections_console,
     ensure_connection,
@@ -36,11 +34,18 @@ from runbook_lib.errors import (
     TeardownIncomplete,
     WaitTimeout,
 )
+from runbook_lib.identity import check_account
 from runbook_lib.ownership import Foreign, NotOwned, claim
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Result
 from runbook_lib.service import ServiceInputs, delete_service, ensure_service, find_service, plan_service
 from runbook_lib.waiters import Clock, Progress, Sleep
+
+__all__ = [
+    "Plan", "SETTLED", "STEPS", "STEP_OF", "TEARDOWN_NEEDS", "apply", "check_teardown", "plan",
+    "resolve_inputs", "teardown",
+]  # fmt: skip
+
 
 log = logging.getLogger(__name__)
 
@@ -571,18 +576,3 @@ def check_teardown(results: list[Result]) -> None:
         "(`runbook down PARAMS`, or this notebook): it finds what is left by name.",
         left=[f"{r.resource} {r.name}" for r in left],
     )
-
-
-class _CallableModule(types.ModuleType):
-    """``runbook_lib.plan`` is both this module and the exported function ``plan``.
-
-    Python binds a submodule to its package attribute after the first import, which would shadow the
-    lazily exported function; calling the module therefore calls ``plan`` so that
-    ``from runbook_lib import plan; plan(clients, params)`` works whatever was imported first.
-    """
-
-    def __call__(self, clients: Clients, params: Params, *, only: str | None = None) -> Plan:
-        return plan(clients, params, only=only)
-
-
-sys.modules[__name__].__class__ = _CallableModule
