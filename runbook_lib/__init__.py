@@ -23,7 +23,7 @@ _EXPORTS = {
     "apply": "runbook_lib.orchestrate",
     "teardown": "runbook_lib.orchestrate",
     "check_teardown": "runbook_lib.orchestrate",
-    "verify_service": "runbook_lib.service",
+    "verify_service": "runbook_lib.verify",
     "Action": "runbook_lib.results",
     "Result": "runbook_lib.results",
 }

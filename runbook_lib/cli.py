@@ -15,6 +15,7 @@ from typing import Any
 
 from runbook_lib.errors import ParameterError, RunbookError
 from runbook_lib.params import Params, load_params
+from runbook_lib.terminal import console, present_runs, resource_table
 
 __all__ = [
     "SANDBOX_CREDENTIALS", "build_parser", "cmd_history", "cmd_plan", "cmd_policy", "cmd_run",
@@ -54,14 +55,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 200  # logs and pipes: no folding of ARNs and paths
-    return Console(stderr=stderr, highlight=False, width=width)
-
-
 def use_sandbox(state_dir: str = ".runbook") -> str:
     """Point this process (and the kernels it starts) at the recorded sandbox, whatever its options; when
     none runs, say so and start one on the default port (``RUNBOOK_SANDBOX_PORT``, else 4599)."""
@@ -71,7 +64,7 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
     state = sandbox_cli.read_state(state_dir)
     if not sandbox_cli.running(state):
         port = sandbox_cli.DEFAULT_PORT
-        _console(stderr=True).print(
+        console(stderr=True).print(
             f"no local sandbox runs: starting one on 127.0.0.1:{port} (set RUNBOOK_SANDBOX_PORT for another "
             "port; `runbook sandbox stop` ends it)"
         )
@@ -87,7 +80,7 @@ def use_sandbox(state_dir: str = ".runbook") -> str:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)
     described = sandbox_cli.describe(state)
-    _console(stderr=True).print(f"[dim]using the local sandbox (a test double of AWS) at {described}[/]")
+    console(stderr=True).print(f"[dim]using the local sandbox (a test double of AWS) at {described}[/]")
     return str(state["url"])
 
 
@@ -136,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         use_sandbox(args.state_dir)
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=_console(stderr=True), transient=False,
+        TimeElapsedColumn(), console=console(stderr=True), transient=False,
     )  # fmt: skip
     tasks: dict[str, Any] = {p: bar.add_task(f"{p}: waiting", total=len(steps)) for p in args.params}
 
@@ -160,78 +153,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return signals.exit_code(stop.signum) if stop.requested else status
 
 
-def present_runs(results: Sequence[Any]) -> int:
-    """Print what each run did, the failures with how to resume, one summary table, the chain heads."""
-    from rich.table import Table
-
-    out, err = _console(), _console(stderr=True)
-    if len(results) == 1 and results[0].resources:
-        out.print(_resource_table(results[0].resources))
-    for r in results:
-        if r.note:
-            out.print(f"{r.params_path}: {r.note}")
-        if r.status == "invalid":
-            err.print(f"[red]{r.params_path}: invalid parameters[/]\n{r.error}")
-        elif not r.ok:
-            verb = "stopped" if r.status == "interrupted" else "failed"
-            err.print(f"[red]{r.params_path}: {r.action} {verb}[/]: {r.error}")
-            if r.resume:
-                err.print(f"  to resume: {r.resume}")
-    table = Table(title=f"runbook {results[0].action}" if results else "runbook")
-    url_column = not results or results[0].action != "down"  # down: the URL of what it deleted is noise
-    columns = ("environment", "status", "duration", *(["service URL"] if url_column else []), "run folder")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for r in results:
-        colour = "green" if r.ok else "yellow" if r.status == "interrupted" else "red"
-        cells = [r.name or r.params_path, f"[{colour}]{r.status}[/]", f"{r.duration_s:.1f}s"]
-        table.add_row(*cells, *([r.service_url or ""] if url_column else []), r.run_dir or "")
-    out.print(table)
-    if len(results) == 1 and results[0].run_dir:
-        _one_run_summary(out, results[0])
-    for r in results:
-        if r.chain_head:
-            out.print(f"chain head of {r.name}: {r.chain_head}")
-    return 0 if results and all(r.ok for r in results) else 1
-
-
-def _one_run_summary(out: Any, r: Any) -> None:
-    """Below the table: what the service answered (up), or what was deleted and kept (down)."""
-    from runbook_lib.report import verify_card
-
-    if r.action == "down":
-        deleted = [f"{x['resource']} {x['name']}" for x in r.resources if x.get("action") == "DELETED"]
-        out.print(f"deleted: {', '.join(deleted) or 'nothing (nothing owned was left)'}")
-        if not any(x.get("resource") == "connection" for x in r.resources):
-            name = ((r.manifest or {}).get("params") or {}).get("connection", {}).get("name", "?")
-            out.print(f"kept:    connection {name} (shared by the account; --delete-connection deletes it)")
-    else:
-        out.print(f"service URL: {r.service_url or '-'}")
-        answer = (r.manifest or {}).get("verify") or {}
-        if answer.get("http_url"):
-            for label, value in verify_card(answer).items():
-                out.print(f"  {label + ':':<18} {value}")
-            if "/_sandbox/" in str(answer["http_url"]):
-                out.print("  (the sandbox's stand-in app; the service URL above is emulated)")
-    out.print(f"run folder:  {r.run_dir}")
-
-
-def _resource_table(rows: Sequence[dict[str, Any]], title: str = "resources") -> Any:
-    from rich.table import Table
-
-    from runbook_lib.report import result_rows
-
-    table = Table(title=title)
-    shown = result_rows(rows)
-    columns = ("resource", "name", "action", "changed fields", "detail")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    table.add_column("arn (whole in the manifest)", no_wrap=True, overflow="ellipsis")
-    for row in shown:
-        table.add_row(*(str(row[c]) for c in columns), str(row["arn"]))
-    return table
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     """What would change (the library's plan, no kernel, no mutating call), recorded in the audit trail."""
     from runbook_lib import signals
@@ -243,15 +164,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     with signals.handling(raise_in_main=True) as stop:
         found, result = plan_run(args.params, _options(args))
     if stop.requested:
-        _console(stderr=True).print(f"[yellow]plan {result.error}[/]; recorded in {result.run_dir}")
+        console(stderr=True).print(f"[yellow]plan {result.error}[/]; recorded in {result.run_dir}")
         return signals.exit_code(stop.signum)
     if found is not None:
-        _console().print(_resource_table(found.steps, title=f"plan for {result.name}"))
+        console().print(resource_table(found.steps, title=f"plan for {result.name}"))
         changes = "changes pending" if found.has_changes else "no changes"
-        _console().print(f"{changes}; recorded in {result.run_dir}")
-        _console().print(f"chain head of {result.name}: {result.chain_head}")
+        console().print(f"{changes}; recorded in {result.run_dir}")
+        console().print(f"chain head of {result.name}: {result.chain_head}")
     if not result.ok:
-        _console(stderr=True).print(f"[red]plan failed[/]: {result.error}")
+        console(stderr=True).print(f"[red]plan failed[/]: {result.error}")
         return 1
     return 0
 
@@ -280,18 +201,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     whole = trail.is_audit_dir(args.path)
     problems = trail.verify_audit_dir(args.path) if whole else audit.verify(args.path)
-    err = _console(stderr=True)
+    err = console(stderr=True)
     for problem in problems:
         colour = "red" if problem.fails else "yellow"
         err.print(f"[{colour}]{problem.kind.upper()}[/] {problem}")
     if any(p.fails for p in problems):
         return 1
     what = "every run and every chain from its head" if whole else "its files and the chain before it"
-    _console().print(f"[green]OK[/] {args.path}: {what} is intact")
+    console().print(f"[green]OK[/] {args.path}: {what} is intact")
     for name in chain.head_names(args.path) if whole else ():
         head, _ = chain.read_head(args.path, name)
         if head is not None:
-            _console().print(f"chain head of {head.name}: {head.sha256} ({head.runs} runs, last {head.run})")
+            console().print(f"chain head of {head.name}: {head.sha256} ({head.runs} runs, last {head.run})")
     return 0
 
 

@@ -176,7 +176,7 @@ async def gate_domain(
 ) -> Any:
     """Associate one domain (and write its records), then wait in the widget until it is active."""
     from runbook_lib.domains import ensure_custom_domain, require_service_arn
-    from runbook_lib.service import sandbox_endpoint
+    from runbook_lib.identity import sandbox_endpoint
 
     arn = require_service_arn(clients, params)
     ensured = ensure_custom_domain(clients, params, cd, service_arn=arn, wait=False)

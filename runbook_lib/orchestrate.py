@@ -16,29 +16,22 @@ from typing import Any
 
 from runbook_lib import autoscaling, connection, domains, iam, ingress, network, observability
 from runbook_lib.clients import Clients
-from runbook_lib.connection import (
-    connections_console,
-    ensure_connection,
-    find_connection,
-    plan_connection,
-    wait_for_handshake,
-)
-from runbook_lib.connection import (
-    not_needed as connection_not_needed,
-)
-from runbook_lib.errors import (
-    InvalidState,
-    ParameterError,
-    Problem,
-    ResourceNotFound,
-    TeardownIncomplete,
-    WaitTimeout,
-)
+from runbook_lib.connection import ensure_connection, plan_connection, wait_for_handshake
+from runbook_lib.connection import not_needed as connection_not_needed
+from runbook_lib.errors import ParameterError, Problem, TeardownIncomplete, WaitTimeout
 from runbook_lib.identity import check_account
-from runbook_lib.ownership import Foreign, NotOwned, claim
+from runbook_lib.ownership import Foreign, NotOwned
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Result
-from runbook_lib.service import ServiceInputs, delete_service, ensure_service, find_service, plan_service
+from runbook_lib.service import delete_service, ensure_service, find_service, plan_service
+from runbook_lib.service_inputs import (
+    KEEPS_ARN,
+    plan_network,
+    planned_inputs,
+    resolve_inputs,
+    resolve_inputs_with,
+    service_asc_arn,
+)
 from runbook_lib.waiters import Clock, Progress, Sleep
 
 __all__ = [
@@ -59,7 +52,6 @@ SETTLED = {  # statuses apply would not wait on
     "connection": "AVAILABLE", "service": "RUNNING",
     "ingress_connection": "AVAILABLE", "custom_domain": "active",
 }  # fmt: skip
-_KEEPS_ARN = {Action.UNCHANGED, Action.UPDATE}  # plan actions after which a resource's ARN is still valid
 
 
 @dataclass(frozen=True)
@@ -106,127 +98,7 @@ def _steps(only: str | None) -> tuple[str, ...]:
     return (only,)
 
 
-def _missing(step: str, what: str) -> ResourceNotFound:
-    return ResourceNotFound(
-        f"Run the `{step}` step first; it creates what the service needs.",
-        resource=what,
-        operation="resolve_inputs",
-        code="NotFound",
-        aws_message=f"{what} does not exist",
-    )
-
-
-def _service_asc_arn(clients: Clients, params: Params) -> str | None:
-    """The auto scaling revision the existing service uses now (preferred for reuse, never deleted)."""
-    found = find_service(clients, params)
-    return found.get("autoscaling_arn") if found else None
-
-
-def resolve_inputs(clients: Clients, params: Params) -> ServiceInputs:
-    """The ARNs the service needs, found by name; ResourceNotFound names the step to run first.
-
-    Refuses a connection that is not AVAILABLE (L13): a service must never be created with it.
-    """
-    return _resolve_inputs(clients, params, find_service(clients, params))
-
-
-def _resolve_inputs(clients: Clients, params: Params, service: dict[str, Any] | None) -> ServiceInputs:
-    conn = (
-        {"arn": "", "status": "AVAILABLE"} if params.connection is None else find_connection(clients, params)
-    )
-    if conn is None:
-        raise _missing("connection", f"connection {params.connection.name}")
-    if conn["status"] != "AVAILABLE":
-        console = connections_console(params.region)
-        raise InvalidState(
-            f'Complete the handshake at {console} (select {params.connection.name}, "Complete handshake"), '
-            "then re-run the `connection` step and this one.",
-            resource=f"connection {params.connection.name}",
-            operation="resolve_inputs",
-            code="ConnectionNotAvailable",
-            aws_message=f"status {conn['status']}",
-            console_url=console,
-        )
-    role = iam.find_instance_role(clients, params, policies=False)  # only its ARN is needed here
-    if role is None:
-        raise _missing("instance_role", f"instance role {params.instance.role_name}")
-    claim(params, "instance_role", role["name"], role["arn"], role["tags"])
-    connector_arn = None
-    if params.network is not None:
-        net = network.resolve_network(clients, params)
-        connector = network.find_vpc_connector(clients, params, network=net)
-        if connector is None or network.diff_vpc_connector(params, connector, net):
-            raise _missing("network", f"vpc connector {params.network.connector_name}")
-        connector_arn = connector["arn"]
-    in_use = service.get("autoscaling_arn") if service else None
-    planned = autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)
-    if planned.action is not Action.UNCHANGED or not planned.arn:
-        raise _missing(
-            "autoscaling", f"auto scaling configuration {params.autoscaling.name} with these settings"
-        )
-    return ServiceInputs(
-        conn["arn"], role["arn"], connector_arn, planned.arn, *_extra_inputs(clients, params)
-    )
-
-
-def _extra_inputs(clients: Clients, params: Params) -> tuple[str | None, str | None]:
-    """The access role (private ECR) and the observability revision (tracing), found by name."""
-    access = None
-    if params.access_role_name:
-        role = iam.find_role(clients, params.access_role_name, policies=False)
-        if role is None:
-            raise _missing("instance_role", f"access role {params.access_role_name}")
-        claim(params, "access_role", role["name"], role["arn"], role["tags"])
-        access = role["arn"]
-    traced = observability.plan_observability(clients, params)
-    if traced is not None and traced.action is not Action.UNCHANGED:
-        vendor = observability.wanted_vendor(params)
-        raise _missing("autoscaling", f"observability configuration {traced.name} with tracing {vendor}")
-    return access, traced.arn if traced else None
-
-
 # ---------------------------------------------------------------------------------------------- plan
-
-
-def _plan_network(clients: Clients, params: Params) -> list[Result]:
-    if params.network is None:
-        return []
-    net = network.resolve_network(clients, params)
-    results = [network.plan_security_group(clients, params)] if net["owned_security_group"] else []
-    return [*results, network.plan_vpc_connector(clients, params, network=net)]
-
-
-def _pending(result: Result | None, keeps: set[Action] = _KEEPS_ARN) -> str | None:
-    """The ARN a planned step leaves in place, or a readable placeholder for one apply will make."""
-    if result is None:
-        return None
-    if result.arn and result.action in keeps:
-        return result.arn
-    return f"({result.resource} {result.name}: {result.action.value})"
-
-
-def _planned_inputs(clients: Clients, params: Params, done: dict[str, Result]) -> ServiceInputs:
-    """The service's inputs as the plan sees them: real ARNs, or placeholders for what apply creates."""
-    conn = done.get("connection") or plan_connection(clients, params)
-    role = done.get("instance_role") or iam.plan_instance_role(clients, params)
-    connector = None
-    if params.network is not None:
-        connector = done.get("vpc_connector") or _plan_network(clients, params)[-1]
-    asc = done.get("autoscaling") or autoscaling.plan_autoscaling(
-        clients, params, in_use_arn=_service_asc_arn(clients, params)
-    )
-    access = done.get("access_role") or (
-        iam.plan_access_role(clients, params, params.access_role_name) if params.access_role_name else None
-    )
-    traced = done.get("observability") or observability.plan_observability(clients, params)
-    return ServiceInputs(
-        connection_arn=("" if conn.extra.get("not_needed") else _pending(conn)) or "",
-        instance_role_arn=_pending(role),
-        vpc_connector_arn=_pending(connector, {Action.UNCHANGED}),
-        autoscaling_arn=_pending(asc, {Action.UNCHANGED}),
-        access_role_arn=_pending(access),
-        observability_arn=_pending(traced, {Action.UNCHANGED}),
-    )
 
 
 def plan(clients: Clients, params: Params, *, only: str | None = None) -> Plan:
@@ -241,7 +113,7 @@ def _plan_private(clients: Clients, params: Params, service: Result) -> list[Res
     if params.ingress is None:
         return []
     endpoint = ingress.plan_vpc_endpoint(clients, params)
-    service_arn = service.arn if service.action in _KEEPS_ARN else None
+    service_arn = service.arn if service.action in KEEPS_ARN else None
     endpoint_id = endpoint.extra.get("endpoint_id") or (
         params.ingress.vpc_endpoint_id if params.ingress.vpc_endpoint_id != "create" else None
     )
@@ -250,7 +122,7 @@ def _plan_private(clients: Clients, params: Params, service: Result) -> list[Res
 
 def _plan_domains(clients: Clients, params: Params, done: dict[str, Result]) -> list[Result]:
     service = done.get("service")
-    arn = service.arn if service and service.action in _KEEPS_ARN else None
+    arn = service.arn if service and service.action in KEEPS_ARN else None
     if service is None:  # `only="domains"`: the existing service, checked as the runbook's
         arn = domains.owned_service_arn(clients, params)
     return [domains.plan_custom_domain(clients, params, cd, service_arn=arn) for cd in params.custom_domains]
@@ -265,16 +137,16 @@ def _plan_step(clients: Clients, params: Params, step: str, done: dict[str, Resu
             [iam.plan_access_role(clients, params, access)] if access else []
         )
     if step == "network":
-        return _plan_network(clients, params)
+        return plan_network(clients, params)
     if step == "autoscaling":
-        in_use = _service_asc_arn(clients, params)
+        in_use = service_asc_arn(clients, params)
         traced = observability.plan_observability(clients, params)
         return [autoscaling.plan_autoscaling(clients, params, in_use_arn=in_use)] + (
             [traced] if traced else []
         )
     if step == "domains":
         return _plan_domains(clients, params, done)
-    service = plan_service(clients, params, _planned_inputs(clients, params, done))
+    service = plan_service(clients, params, planned_inputs(clients, params, done))
     return [service, *_plan_private(clients, params, service)]
 
 
@@ -344,7 +216,7 @@ def _apply_service(
     used before is compared with what it uses now.
     """
     before = find_service(clients, params)
-    inputs = _resolve_inputs(clients, params, before)
+    inputs = resolve_inputs_with(clients, params, before)
     waits: dict[str, Any] = {"on_progress": on_progress, "sleep": sleep, "clock": clock}
     service_s = params.timeouts.service_s
     results = [ensure_service(clients, params, inputs, found=before, timeout=service_s, **waits)]
@@ -431,7 +303,7 @@ def apply(
         results.append(connector)
         old_connectors = [a for a in connector.extra.get("stale_arns", []) if a != connector.arn]
     if "autoscaling" in steps:
-        in_use = _service_asc_arn(clients, params)
+        in_use = service_asc_arn(clients, params)
         asc = autoscaling.ensure_autoscaling(clients, params, in_use_arn=in_use, sleep=sleep, clock=clock)
         results.append(asc)
         asc_switched = asc.action is not Action.UNCHANGED or (in_use is not None and asc.arn != in_use)

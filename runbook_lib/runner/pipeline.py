@@ -163,7 +163,7 @@ def _unchanged(clients: Any, params: Any, manifest: audit.Manifest) -> bool:
     a status to wait on, a service that does not answer) the notebooks run as usual.
     """
     from runbook_lib.orchestrate import STEP_OF, plan
-    from runbook_lib.service import verify_service
+    from runbook_lib.verify import verify_service
 
     try:
         found = plan(clients, params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from runbook_lib.sandbox import DEFAULT_ACCOUNT_ID
+from runbook_lib.sandbox.defaults import DEFAULT_ACCOUNT_ID
 
 __all__ = ["APP_RUNNER_POLICIES", "seed_managed_policies"]
 

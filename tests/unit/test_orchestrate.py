@@ -26,6 +26,7 @@ from runbook_lib.results import Action, Change, Result
 from runbook_lib.service import ServiceInputs
 
 P = importlib.import_module("runbook_lib.orchestrate")
+INPUTS = importlib.import_module("runbook_lib.service_inputs")  # the service inputs orchestrate resolves
 PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
 ASC1 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/1/" + "1" * 32
 ASC2 = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo-go-app/2/" + "2" * 32
@@ -77,7 +78,7 @@ class World:
             "wait_for_handshake": rec("wait_for_handshake", "connection"),
             "plan_connection": rec("plan_connection", "connection"),
             "find_service": fake_find_service,
-            "_resolve_inputs": self._recorded(
+            "resolve_inputs_with": self._recorded(
                 "resolve_inputs", lambda: ServiceInputs(CONN, "r", "v", self.asc_now)
             ),
             "ensure_service": rec("ensure_service", "service"),
@@ -121,7 +122,9 @@ class World:
                 delete_connection=rec("delete_connection", "connection", Action.DELETED)
             ),
         }.items():
-            monkeypatch.setattr(P, name, value)
+            for module in (P, INPUTS):  # each module that looks the name up
+                if hasattr(module, name):
+                    monkeypatch.setattr(module, name, value)
         self.planned_inputs: ServiceInputs | None = None
 
     def _recorded(self, name: str, value):
@@ -400,11 +403,11 @@ def lookups(monkeypatch):
         "connector": {"arn": "vpc"},
         "asc": Result("autoscaling", "a", Action.UNCHANGED, arn=ASC1),
     }
-    monkeypatch.setattr(P, "find_connection", lambda *_: found["connection"])
-    monkeypatch.setattr(P, "find_service", lambda *_: None)
-    monkeypatch.setattr(P, "iam", SimpleNamespace(find_instance_role=lambda *_, **__: found["role"]))
+    monkeypatch.setattr(INPUTS, "find_connection", lambda *_: found["connection"])
+    monkeypatch.setattr(INPUTS, "find_service", lambda *_: None)
+    monkeypatch.setattr(INPUTS, "iam", SimpleNamespace(find_instance_role=lambda *_, **__: found["role"]))
     monkeypatch.setattr(
-        P,
+        INPUTS,
         "network",
         SimpleNamespace(
             resolve_network=lambda *_: {},
@@ -412,7 +415,9 @@ def lookups(monkeypatch):
             diff_vpc_connector=lambda *_: (),
         ),
     )
-    monkeypatch.setattr(P, "autoscaling", SimpleNamespace(plan_autoscaling=lambda *_, **__: found["asc"]))
+    monkeypatch.setattr(
+        INPUTS, "autoscaling", SimpleNamespace(plan_autoscaling=lambda *_, **__: found["asc"])
+    )
     return found
 
 

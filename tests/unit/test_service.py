@@ -30,9 +30,8 @@ from runbook_lib.service import (
     find_service,
     observed_fields,
     plan_service,
-    service_http_url,
-    verify_service,
 )
+from runbook_lib.verify import service_http_url, verify_service
 
 PARAMS = Path(__file__).resolve().parents[2] / "params" / "sandbox.yaml"
 ACCOUNT = "arn:aws:apprunner:us-east-1:123456789012"
@@ -691,6 +690,6 @@ def test_verify_reports_status_code(fake, params, monkeypatch) -> None:
         verify_service(fake, params)
     running_service(fake, params)
     answer = (503, "", 12.5, "unavailable")
-    monkeypatch.setattr("runbook_lib.service._http_status", lambda url, timeout: answer)
+    monkeypatch.setattr("runbook_lib.verify._http_status", lambda url, timeout: answer)
     result = verify_service(fake, params)
     assert result.extra["status_code"] == 503 and result.extra["ok"] is False and "503" in result.detail
