@@ -21,6 +21,11 @@ from typing import Any
 
 from runbook_lib.errors import RunbookError
 
+__all__ = [
+    "POOL_PREFIX", "RunFailed", "group_by_target", "make_dag", "pool_name", "pools", "run_environment",
+    "target",
+]  # fmt: skip
+
 POOL_PREFIX = "runbook"
 
 

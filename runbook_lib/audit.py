@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "HISTORY_COLUMNS", "MANIFEST", "MANIFEST_VERSION", "Manifest", "NotebookRecord", "Problem", "Store",
+    "HISTORY_COLUMNS", "MANIFEST", "MANIFEST_VERSION", "Manifest", "NotebookRecord", "Finding", "Store",
     "TOOLS", "git_commit", "history", "history_records", "is_s3", "iso", "load_manifests",
     "make_private_dir", "new_run", "read_manifest", "run_folder_name", "sha256_file", "sha256_text",
     "split_run_dir", "tool_versions", "utc_now", "verify", "verify_files", "write_manifest",
@@ -351,8 +351,8 @@ def history(audit_dir: str = "runs", name: str | None = None) -> Any:
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One verification failure: which file, and what is wrong with it."""
+class Finding:
+    """One finding of a verification (a failure, or a note): which file, and what is wrong with it."""
 
     file: str
     problem: str
@@ -366,10 +366,10 @@ class Problem:
         return self.kind != "unfinished"
 
 
-def verify(run_dir: str) -> list[Problem]:
+def verify(run_dir: str) -> list[Finding]:
     """Recompute every hash of a run and of the chain of manifests before it; the problems found."""
     store, run = split_run_dir(run_dir)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     by_hash: dict[str, str] = {}
     for other in store.list_runs():
         try:
@@ -385,7 +385,7 @@ def verify(run_dir: str) -> list[Problem]:
             data, _ = read_manifest(store, current)
         except Exception as err:
             unreadable = f"manifest missing or unreadable ({type(err).__name__})"
-            problems.append(Problem(path, unreadable, "missing"))
+            problems.append(Finding(path, unreadable, "missing"))
             break
         problems.extend(verify_files(store, current, data))
         wanted = data.get("previous_manifest_sha256")
@@ -395,7 +395,7 @@ def verify(run_dir: str) -> list[Problem]:
         if current is None:
             named = data.get("previous_manifest") or "?"
             problems.append(
-                Problem(
+                Finding(
                     store.join(named, MANIFEST),
                     f"the previous manifest (sha256 {wanted[:12]}…) named by {path} is missing or altered",
                     "chain",
@@ -404,7 +404,7 @@ def verify(run_dir: str) -> list[Problem]:
     return problems
 
 
-def verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Problem]:
+def verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Finding]:
     problems = []
     files: Mapping[str, str] = data.get("files", {})
     for name, digest in files.items():
@@ -412,11 +412,11 @@ def verify_files(store: Store, run: str, data: Mapping[str, Any]) -> list[Proble
         try:
             actual = store.digest(path)
         except Exception:
-            problems.append(Problem(path, "listed in the manifest but missing", "missing"))
+            problems.append(Finding(path, "listed in the manifest but missing", "missing"))
             continue
         if actual != digest:
-            problems.append(Problem(path, "altered (sha256 differs from the manifest)"))
+            problems.append(Finding(path, "altered (sha256 differs from the manifest)"))
     for name in store.list_files(run):
         if name != MANIFEST and name not in files:
-            problems.append(Problem(store.join(run, name), "not listed in the manifest (added)", "added"))
+            problems.append(Finding(store.join(run, name), "not listed in the manifest (added)", "added"))
     return problems

@@ -25,6 +25,8 @@ from typing import Any
 import botocore
 import botocore.loaders
 
+__all__ = ["DIR_ENV", "MODEL_FILE", "LeanFileLoader", "cache_dir", "create_loader", "strip_documentation"]
+
 log = logging.getLogger(__name__)
 
 DIR_ENV = "RUNBOOK_MODELS_DIR"

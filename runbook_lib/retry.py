@@ -45,6 +45,7 @@ def retry(
                 raise
             if on_retry is not None:
                 on_retry(err)
-            if delays is not None:
-                sleep(next(delays))
+            if delays is not None:  # never past the deadline: the last try is at the timeout
+                delay = next(delays)
+                sleep(delay if timeout is None else max(0.0, min(delay, timeout - (clock() - start))))
     raise AssertionError("unreachable")

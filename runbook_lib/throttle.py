@@ -33,6 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "BURST_ENV", "Budget", "DEFAULT_BURST", "DEFAULT_RATE", "DIR_ENV", "RATE_ENV", "configured",
+    "default_dir", "from_environment",
+]  # fmt: skip
+
 log = logging.getLogger(__name__)
 
 RATE_ENV = "RUNBOOK_APPRUNNER_RATE"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib import s3io
-from runbook_lib.audit import MANIFEST, Problem, Store, read_manifest, sha256_text, verify_files
+from runbook_lib.audit import MANIFEST, Finding, Store, read_manifest, sha256_text, verify_files
 from runbook_lib.chain import head_names, head_path, read_head, safe_name
 
 __all__ = ["is_audit_dir", "verify_audit_dir"]
@@ -32,13 +32,13 @@ def is_audit_dir(path: str) -> bool:
 def verify_audit_dir(root: str) -> list[Any]:
     """Every run of an audit dir (its files) and every environment's chain, from its head back."""
     store = Store(root)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     found: dict[str, tuple[dict[str, Any], str]] = {}
     for run in store.list_runs():
         try:
             data, text = read_manifest(store, run)
         except Exception:  # a run killed before its record (kill -9): a note, not a failure
-            problems.append(Problem(store.join(run), "no manifest (a run that never finished)", "unfinished"))
+            problems.append(Finding(store.join(run), "no manifest (a run that never finished)", "unfinished"))
             continue
         found[run] = (data, sha256_text(text))
         problems.extend(verify_files(store, run, data))
@@ -57,21 +57,21 @@ def _verify_chain(store: Any, name: str, runs: set[str], found: Found, by_sha: d
     """One environment: the head names an existing newest run; the chain back from it holds every run."""
     path = head_path(store.root, name)
     head, _ = read_head(store.root, name)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     add = problems.append
     if head is None:
-        return [Problem(path, f"environment {name} has runs but no chain head", "head")]
+        return [Finding(path, f"environment {name} has runs but no chain head", "head")]
     if head.run not in found:
-        add(Problem(store.join(head.run), f"the newest run of {name} (the chain head's) is missing", "head"))
+        add(Finding(store.join(head.run), f"the newest run of {name} (the chain head's) is missing", "head"))
     elif found[head.run][1] != head.sha256:
-        add(Problem(store.join(head.run), "its manifest differs from the chain head", "head"))
+        add(Finding(store.join(head.run), "its manifest differs from the chain head", "head"))
     on_chain, current = [], head.run if head.run in found else None
     while current is not None and current not in on_chain:
         on_chain.append(current)
         wanted = found[current][0].get("previous_manifest_sha256")
         current = by_sha.get(wanted) if wanted else None
         if wanted and current is None:
-            add(Problem(store.join(on_chain[-1]), "its previous manifest is missing or altered", "chain"))
+            add(Finding(store.join(on_chain[-1]), "its previous manifest is missing or altered", "chain"))
     children: dict[str, list[str]] = {}
     for run in runs:
         children.setdefault(found[run][0].get("previous_manifest_sha256") or "", []).append(run)
@@ -79,12 +79,12 @@ def _verify_chain(store: Any, name: str, runs: set[str], found: Found, by_sha: d
         if len(kids) > 1:
             before = by_sha.get(parent, parent[:12] or "(none)")
             add(
-                Problem(
+                Finding(
                     store.join(sorted(kids)[-1]), f"fork: {', '.join(sorted(kids))} follow {before}", "fork"
                 )
             )
     for run in sorted(runs - set(on_chain)):
-        add(Problem(store.join(run), f"not on the chain of {name} (from its head)", "chain"))
+        add(Finding(store.join(run), f"not on the chain of {name} (from its head)", "chain"))
     if head.run in found and head.runs != len(on_chain):
-        add(Problem(path, f"the head counts {head.runs} runs, the chain holds {len(on_chain)}", "chain"))
+        add(Finding(path, f"the head counts {head.runs} runs, the chain holds {len(on_chain)}", "chain"))
     return problems

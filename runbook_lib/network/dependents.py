@@ -9,11 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from runbook_lib.errors import (
-    ResourceNotFound,
-    RunbookError,
-)
-from runbook_lib.waiters import GONE, Backoff, WaitSpec, wait_for
+from runbook_lib.errors import ResourceNotFound, RunbookError, WaitTimeout
+from runbook_lib.retry import retry
+from runbook_lib.waiters import GONE, Backoff
 
 __all__ = [
     "CONNECTOR_DELETE_TIMEOUT_S", "DELETE_BACKOFF", "SG_DELETE_TIMEOUT_S", "delete_when_free",
@@ -42,26 +40,40 @@ def delete_when_free(
     """Issue ``delete`` until it stops failing with an error ``busy`` accepts (the resource is still
     used), with the waiters' backoff (5 s doubling to 60 s) up to ``timeout``, then WaitTimeout.
     True when it deleted the resource, False when the resource was already gone."""
+    start, tries = clock(), 0
 
-    def attempt() -> str:
+    def report(status: str) -> None:  # the waiters' progress event, one per try
+        if on_progress is not None:
+            elapsed = round(clock() - start, 1)
+            on_progress({"what": what, "status": status, "elapsed_s": elapsed, "polls": tries})
+
+    def attempt() -> bool:
+        nonlocal tries
+        tries += 1
         try:
             delete()
         except ResourceNotFound:
-            return GONE
-        except RunbookError as err:
-            if busy(err):
-                return str(getattr(err, "code", type(err).__name__))
-            raise
-        return "DELETED"
+            return False
+        return True
 
-    spec = WaitSpec(
-        what=what,
-        fetch=attempt,
-        success=frozenset({"DELETED", GONE}),
-        timeout_hint="It is still in use; re-run the teardown later.",
-    )
-    status = wait_for(
-        spec, timeout=timeout, sleep=sleep, clock=clock, on_progress=on_progress, backoff=DELETE_BACKOFF
-    )
-    log.info("%s: %s", what, "done" if status == "DELETED" else "already gone")
-    return status == "DELETED"
+    def in_use(err: Exception) -> bool:
+        return isinstance(err, RunbookError) and busy(err)
+
+    try:
+        deleted = retry(
+            attempt, retry_if=in_use, backoff=DELETE_BACKOFF, sleep=sleep, clock=clock, timeout=timeout,
+            on_retry=lambda err: report(_code(err)),
+        )  # fmt: skip
+    except RunbookError as err:
+        if not in_use(err):
+            raise
+        report(_code(err))
+        hint = "It is still in use; re-run the teardown later."
+        raise WaitTimeout(hint, what=what, last=_code(err), seconds=clock() - start, polls=tries) from err
+    report("DELETED" if deleted else GONE)
+    log.info("%s: %s", what, "done" if deleted else "already gone")
+    return deleted
+
+
+def _code(err: Exception) -> str:
+    return str(getattr(err, "code", None) or type(err).__name__)
