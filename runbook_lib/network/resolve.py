@@ -9,10 +9,7 @@ from typing import Any
 
 from runbook_lib.aws import paginate
 from runbook_lib.clients import Clients
-from runbook_lib.errors import (
-    ParameterError,
-    Problem,
-)
+from runbook_lib.errors import ParameterError, Problem
 from runbook_lib.params import Params
 
 __all__ = [

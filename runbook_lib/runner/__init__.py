@@ -5,14 +5,14 @@ record: opened and finished in one place), ``io`` (the redacting papermill I/O h
 (the run's kernel and a batch's pool), ``notebook`` (execute one notebook) and ``pipeline`` (``run``,
 ``plan_run``, ``run_batch``). Executed notebooks go through the I/O handler, which scrubs credentials
 and secret-named parameters before anything touches disk or S3, and a failed notebook is written (with
-papermill's error cells) before the run reports the failure. Every public name is re-exported here.
+papermill's error cells) before the run reports the failure. Every public name is re-exported here;
+the private ones live in their module.
 """
 
 from __future__ import annotations
 
 from runbook_lib.identity import caller, is_local
-from runbook_lib.identity import session_credentials as _session_credentials
-from runbook_lib.runner.io import _IO_LOCK, REDACT_SCHEME, _redacting_io, _RedactingIO
+from runbook_lib.runner.io import REDACT_SCHEME
 from runbook_lib.runner.kernels import (
     HISTORY_ARG,
     RESET,
@@ -20,43 +20,14 @@ from runbook_lib.runner.kernels import (
     WARM_UP,
     KernelPool,
     RunKernel,
-    _kernel_manager_class,
     close_clients,
     run_silently,
     start_kernel,
     stop_kernel,
-)
-from runbook_lib.runner.notebook import (
-    Executed,
-    StoppedBeforeCell,
-    _mark_interrupted,
-    _refuse_cells_once,
-    execute_notebook,
-)
-from runbook_lib.runner.pipeline import (
-    NOTHING_TO_DO,
-    NOTHING_TO_DO_NOTE,
-    _execute_steps,
-    _preflight,
-    _provisioned,
-    _unchanged,
-    plan_run,
-    run,
-    run_batch,
-)
-from runbook_lib.runner.record import (
-    RunRecord,
-    RunResult,
-    StepFailed,
-    _collect,
-    _finish,
-    _lock,
-    _mark_run_interrupted,
-    _resume_hint,
-    _RunContext,
-    _StepFailed,
-    lock_dir,
-)
+)  # fmt: skip
+from runbook_lib.runner.notebook import Executed, StoppedBeforeCell, execute_notebook
+from runbook_lib.runner.pipeline import NOTHING_TO_DO, NOTHING_TO_DO_NOTE, plan_run, run, run_batch
+from runbook_lib.runner.record import RunRecord, RunResult, StepFailed, lock_dir
 from runbook_lib.runner.steps import (
     KERNEL_NAME,
     NOTEBOOKS_DIR,
@@ -66,24 +37,16 @@ from runbook_lib.runner.steps import (
     Event,
     RunOptions,
     Step,
-    _cell_timeout,
-    _step_parameters,
     check_parameters,
     select_steps,
     step_names,
-)
+)  # fmt: skip
 
 __all__ = [
     "HISTORY_ARG", "KERNEL_NAME", "NOTEBOOKS_DIR", "NOTHING_TO_DO", "NOTHING_TO_DO_NOTE", "PREFLIGHT",
     "REDACT_SCHEME", "RESET", "RUNNER_PARAMETERS", "SEQUENCES", "WARM_MODULES", "WARM_UP", "Event",
     "Executed", "KernelPool", "RunKernel", "RunOptions", "RunRecord", "RunResult", "Step", "StepFailed",
     "StoppedBeforeCell", "caller", "check_parameters", "close_clients", "execute_notebook", "is_local",
-    "lock_dir", "plan_run",
-    "run", "run_batch", "run_silently", "select_steps", "start_kernel", "step_names", "stop_kernel",
+    "lock_dir", "plan_run", "run", "run_batch", "run_silently", "select_steps", "start_kernel", "step_names",
+    "stop_kernel",
 ]  # fmt: skip
-
-_PRIVATE = (
-    _IO_LOCK, _redacting_io, _RedactingIO, _kernel_manager_class, _mark_interrupted, _refuse_cells_once,
-    _execute_steps, _preflight, _provisioned, _unchanged, _collect, _finish, _lock, _mark_run_interrupted,
-    _resume_hint, _RunContext, _StepFailed, _cell_timeout, _step_parameters, _session_credentials,
-)  # re-exported for the code and tests that reach them by their old module path

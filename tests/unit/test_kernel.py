@@ -35,7 +35,7 @@ def test_child_exits_when_its_parent_is_killed() -> None:
 
 
 def test_kernel_command_goes_through_the_launcher() -> None:
-    from runbook_lib.runner import KERNEL_NAME, _kernel_manager_class
+    from runbook_lib.runner.kernels import KERNEL_NAME, _kernel_manager_class
 
     km = _kernel_manager_class()(kernel_name=KERNEL_NAME)
     cmd = km.format_kernel_cmd([])

@@ -119,7 +119,7 @@ def test_after_a_signal_no_further_cell_starts_and_the_notebook_is_written(tmp_p
     assert done.status == "failed" and done.error["type"] == "StoppedBeforeCell", done.error
     nb = nbformat.read(out, as_version=4)
     assert any(o.get("ename") == "StoppedBeforeCell" for c in nb.cells for o in c.get("outputs", []))
-    assert runner._refuse_cells_once(None) is None
+    assert runner.notebook._refuse_cells_once(None) is None
 
 
 def _printed(out: Path) -> list[str]:
@@ -194,7 +194,7 @@ def test_a_kernel_that_died_between_notebooks_is_replaced(tmp_path: Path) -> Non
 
 def test_collect_keeps_the_last_word_per_resource() -> None:
     manifest = audit.Manifest(run_id="r", action="up", name="n")
-    runner._collect(
+    runner.record._collect(
         manifest,
         [
             {

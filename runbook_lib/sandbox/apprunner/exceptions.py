@@ -8,7 +8,6 @@ __all__ = [
 ]  # fmt: skip
 
 
-
 class AppRunnerError(Exception):
     """Base of the emulator's AWS errors: ``code`` is the wire ``__type``, ``status`` the HTTP status."""
 
@@ -20,33 +19,14 @@ class AppRunnerError(Exception):
         self.message = message
 
 
-class InvalidRequestException(AppRunnerError):
-    code = "InvalidRequestException"
-    status = 400
+def _error(code: str, status: int = 400, doc: str = "") -> type[AppRunnerError]:
+    return type(code, (AppRunnerError,), {"code": code, "status": status, "__doc__": doc or None})
 
 
-class InvalidStateException(AppRunnerError):
-    code = "InvalidStateException"
-    status = 400
-
-
-class ResourceNotFoundException(AppRunnerError):
-    code = "ResourceNotFoundException"
-    status = 400
-
-
-class ServiceQuotaExceededException(AppRunnerError):
-    code = "ServiceQuotaExceededException"
-    status = 400
-
-
-class InternalServiceErrorException(AppRunnerError):
-    code = "InternalServiceErrorException"
-    status = 500
-
-
-class ThrottlingException(AppRunnerError):
-    """Not modeled by App Runner; botocore's retry handlers know the code."""
-
-    code = "ThrottlingException"
-    status = 400
+InvalidRequestException = _error("InvalidRequestException")
+InvalidStateException = _error("InvalidStateException")
+ResourceNotFoundException = _error("ResourceNotFoundException")
+ServiceQuotaExceededException = _error("ServiceQuotaExceededException")
+InternalServiceErrorException = _error("InternalServiceErrorException", 500)
+# not modeled by App Runner; botocore's retry handlers know the code
+ThrottlingException = _error("ThrottlingException")

@@ -271,6 +271,12 @@ class AppRunnerBackend(ServicesMixin):
             release()
 
     # ------------------------------------------------------------------ tags
+    def _store(self, table: dict[str, Any], item: Any, tags: list[dict[str, str]] | None) -> None:
+        """Keep a new resource by its ARN, with the tags it was created with."""
+        table[item.arn] = item
+        if tags:
+            self.tags[item.arn] = _tags_dict(tags)
+
     def _known_arn(self, arn: str) -> bool:
         if arn in self.connections or arn in self.ascs or arn in self.connectors or arn in self.observability:
             return True
@@ -314,9 +320,7 @@ class AppRunnerBackend(ServicesMixin):
             status="PENDING_HANDSHAKE",
             created_at=self.now(),
         )
-        self.connections[conn.arn] = conn
-        if tags:
-            self.tags[conn.arn] = _tags_dict(tags)
+        self._store(self.connections, conn, tags)
         if self.config.handshake == "auto":
 
             def complete() -> None:
@@ -431,9 +435,7 @@ class AppRunnerBackend(ServicesMixin):
             max_size=hi,
             created_at=self.now(),
         )
-        self.ascs[asc.arn] = asc
-        if tags:
-            self.tags[asc.arn] = _tags_dict(tags)
+        self._store(self.ascs, asc, tags)
         return asc
 
     def resolve_asc(self, arn: str, *, allow_inactive: bool = True) -> AutoScalingConfiguration:
@@ -549,9 +551,7 @@ class AppRunnerBackend(ServicesMixin):
             created_at=self.now(),
             arn=self._arn(f"observabilityconfiguration/{name}/{revision}/{_hex32()}"),
         )
-        self.observability[obs.arn] = obs
-        if tags:
-            self.tags[obs.arn] = _tags_dict(tags)
+        self._store(self.observability, obs, tags)
         return obs
 
     def resolve_observability(self, arn: str) -> ObservabilityConfiguration:
@@ -618,9 +618,7 @@ class AppRunnerBackend(ServicesMixin):
             security_groups=resolved_groups,
             created_at=self.now(),
         )
-        self.connectors[conn.arn] = conn
-        if tags:
-            self.tags[conn.arn] = _tags_dict(tags)
+        self._store(self.connectors, conn, tags)
         return conn
 
     def describe_vpc_connector(self, arn: str) -> VpcConnector:

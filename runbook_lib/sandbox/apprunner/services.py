@@ -266,32 +266,24 @@ class ServicesMixin(ServiceConfigMixin):
 
     def pause_service(self, arn: str) -> tuple[Service, Operation | None]:
         """Pause a RUNNING service; a PAUSED one is answered as is, with no operation (Copilot)."""
-        svc = self.get_service(arn)
-        self._require_not_busy(svc, "pause")
-        if svc.status == "PAUSED":
-            return svc, None
-        if svc.status != "RUNNING":
-            raise InvalidStateException(
-                f"Only a RUNNING service can be paused (status {svc.status}). Service Arn: {arn}"
-            )
-        svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
-        op = self._new_operation(svc, "PAUSE_SERVICE")
-        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "PAUSED", "SUCCEEDED"))
-        return svc, op
+        return self._switch(arn, "pause", "RUNNING", "PAUSED")
 
     def resume_service(self, arn: str) -> tuple[Service, Operation | None]:
         """Resume a PAUSED service; a RUNNING one is answered as is, with no operation (Copilot)."""
+        return self._switch(arn, "resume", "PAUSED", "RUNNING")
+
+    def _switch(self, arn: str, verb: str, source: str, target: str) -> tuple[Service, Operation | None]:
         svc = self.get_service(arn)
-        self._require_not_busy(svc, "resume")
-        if svc.status == "RUNNING":
+        self._require_not_busy(svc, verb)
+        if svc.status == target:
             return svc, None
-        if svc.status != "PAUSED":
+        if svc.status != source:
             raise InvalidStateException(
-                f"Only a PAUSED service can be resumed (status {svc.status}). Service Arn: {arn}"
+                f"Only a {source} service can be {verb}d (status {svc.status}). Service Arn: {arn}"
             )
         svc.status, svc.updated_at = "OPERATION_IN_PROGRESS", self.now()
-        op = self._new_operation(svc, "RESUME_SERVICE")
-        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, "RUNNING", "SUCCEEDED"))
+        op = self._new_operation(svc, f"{verb.upper()}_SERVICE")
+        self.schedule(self.config.op_seconds, lambda: self._finish(svc, op, target, "SUCCEEDED"))
         return svc, op
 
     def start_deployment(self, arn: str) -> Operation:
