@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
@@ -27,7 +26,7 @@ from runbook_lib.errors import QuotaExceeded, ResourceNotFound
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
-from runbook_lib.waiters import GONE, Clock, Sleep, await_read
+from runbook_lib.waiters import GONE, Waits, await_read
 
 __all__ = [
     "Decision", "REVISION_QUOTA", "SETTINGS", "await_revisions", "build_create_autoscaling_request",
@@ -211,14 +210,13 @@ def await_revisions(
     arns: list[str],
     *,
     deleted: bool,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> None:
     """Wait until reads show the revisions created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
     Terraform does for up to 2 minutes each way: reads may lag the write."""
     for arn in arns:
         fetch = functools.partial(_status, clients, arn)
-        await_read(f"auto scaling configuration {arn}", fetch, deleted=deleted, sleep=sleep, clock=clock)
+        await_read(f"auto scaling configuration {arn}", fetch, deleted=deleted, **waits)
 
 
 # ---------------------------------------------------------------- plan / ensure / delete / prune
@@ -270,12 +268,7 @@ def _delete_revision(clients: Clients, revision: dict[str, Any]) -> None:
 
 
 def ensure_autoscaling(
-    clients: Clients,
-    params: Params,
-    *,
-    in_use_arn: str | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    clients: Clients, params: Params, *, in_use_arn: str | None = None, **waits: Unpack[Waits]
 ) -> Result:
     """Reuse a matching ACTIVE revision (UNCHANGED) or create one (CREATED for a new name, else UPDATED).
 
@@ -300,7 +293,7 @@ def ensure_autoscaling(
             code="RevisionQuota",
             aws_message=f"{REVISION_QUOTA} revisions per name, none unused",
         )
-    _evict(clients, params, decision.evict, sleep=sleep, clock=clock)
+    _evict(clients, params, decision.evict, **waits)
     created = call(
         clients,
         "apprunner",
@@ -309,7 +302,7 @@ def ensure_autoscaling(
         **build_create_autoscaling_request(params),
     )["AutoScalingConfiguration"]
     new_arn = created["AutoScalingConfigurationArn"]
-    await_revisions(clients, [new_arn], deleted=False, sleep=sleep, clock=clock)
+    await_revisions(clients, [new_arn], deleted=False, **waits)
     action = Action.CREATED if decision.action is Action.CREATE else Action.UPDATED
     evicted = [r["arn"] for r in decision.evict]
     log.info(
@@ -328,7 +321,7 @@ def ensure_autoscaling(
 
 
 def _evict(
-    clients: Clients, params: Params, evict: tuple[dict[str, Any], ...], *, sleep: Sleep, clock: Clock
+    clients: Clients, params: Params, evict: tuple[dict[str, Any], ...], **waits: Unpack[Waits]
 ) -> None:
     """Delete the revisions a new one replaces (never one in use), and wait until they are gone."""
     name = params.autoscaling.name
@@ -343,7 +336,7 @@ def _evict(
                 aws_message=f"{REVISION_QUOTA} revisions per name; revision {revision['revision']} in use",
             )
         _delete_revision(clients, revision)
-    await_revisions(clients, [r["arn"] for r in evict], deleted=True, sleep=sleep, clock=clock)
+    await_revisions(clients, [r["arn"] for r in evict], deleted=True, **waits)
 
 
 def _adoption(params: Params, revisions: list[dict[str, Any]]) -> tuple[Change, ...]:
@@ -364,12 +357,7 @@ def _adopt(clients: Clients, params: Params, revisions: list[dict[str, Any]]) ->
 
 
 def _delete_unused(
-    clients: Clients,
-    params: Params,
-    keep_arn: str | None = None,
-    *,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    clients: Clients, params: Params, keep_arn: str | None = None, **waits: Unpack[Waits]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Delete the owned ACTIVE revisions that no service uses (never ``keep_arn`` or the default).
 
@@ -391,20 +379,18 @@ def _delete_unused(
                 _delete_revision(clients, revision)
             except ResourceNotFound:
                 continue
-            await_revisions(clients, [revision["arn"]], deleted=True, sleep=sleep, clock=clock)
+            await_revisions(clients, [revision["arn"]], deleted=True, **waits)
             deleted.append(revision)
     return deleted, kept
 
 
-def delete_autoscaling(
-    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
-) -> Result:
+def delete_autoscaling(clients: Clients, params: Params, **waits: Unpack[Waits]) -> Result:
     """Delete the owned revisions of the name that no service uses, one by one; ABSENT when none is ACTIVE,
     KEPT when every remaining one is someone else's or still used (``detail`` says which and why).
 
     Call it after the service is gone: App Runner refuses to delete a revision a service uses.
     """
-    deleted, kept = _delete_unused(clients, params, sleep=sleep, clock=clock)
+    deleted, kept = _delete_unused(clients, params, **waits)
     detail = "; ".join(f"kept {k}" for k in kept)
     if not deleted:
         return _result(params, Action.KEPT if kept else Action.ABSENT, detail=detail)
@@ -414,18 +400,11 @@ def delete_autoscaling(
     return _result(params, Action.DELETED, arn=arn, detail=detail, extra={"revisions": revisions})
 
 
-def prune_autoscaling(
-    clients: Clients,
-    params: Params,
-    keep_arn: str,
-    *,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
-) -> Result:
+def prune_autoscaling(clients: Clients, params: Params, keep_arn: str, **waits: Unpack[Waits]) -> Result:
     """Delete owned ACTIVE revisions other than ``keep_arn`` that no service uses (never the default).
 
     DELETED with ``extra["deleted_arns"]``, or UNCHANGED when there was nothing to prune.
     """
-    deleted = [r["arn"] for r in _delete_unused(clients, params, keep_arn, sleep=sleep, clock=clock)[0]]
+    deleted = [r["arn"] for r in _delete_unused(clients, params, keep_arn, **waits)[0]]
     action = Action.DELETED if deleted else Action.UNCHANGED
     return _result(params, action, arn=keep_arn, extra={"deleted_arns": deleted} if deleted else {})

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import call, console_url, paginate
 from runbook_lib.clients import Clients
@@ -23,9 +22,8 @@ from runbook_lib.waiters import (
     GONE,
     LIVE_CONNECTION,
     READABLE_TIMEOUT_S,
-    Clock,
     Progress,
-    Sleep,
+    Waits,
     connection_available,
     readable,
     unlisted,
@@ -151,9 +149,7 @@ def _listed_status(clients: Clients, params: Params) -> str:
     return found["status"] if found else GONE
 
 
-def ensure_connection(
-    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
-) -> Result:
+def ensure_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) -> Result:
     """Reuse the connection of that name, or create it (PENDING_HANDSHAKE) and wait until it is listed
     (reads may lag the create). Never waits for the handshake."""
     observed = find_connection(clients, params)
@@ -174,7 +170,7 @@ def ensure_connection(
     log.info("created connection %s (%s)", params.connection.name, made.get("Status"))
     fetch = functools.partial(_listed_status, clients, params)
     spec = readable(f"{RESOURCE} {params.connection.name}", fetch, ready=LIVE_CONNECTION)
-    wait_for(spec, timeout=READABLE_TIMEOUT_S, sleep=sleep, clock=clock)
+    wait_for(spec, timeout=READABLE_TIMEOUT_S, **waits)
     observed = {
         "name": params.connection.name,
         "arn": made["ConnectionArn"],
@@ -190,8 +186,7 @@ def wait_for_handshake(
     *,
     timeout: float | None = None,
     on_status: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> Result:
     """Poll until a person completed the handshake (AVAILABLE).
 
@@ -211,7 +206,7 @@ def wait_for_handshake(
     fetch = functools.partial(_listed_status, clients, params)
     spec = connection_available(params.connection.name, fetch, console=console)
     limit = params.connection.handshake_timeout_s if timeout is None else timeout
-    status = wait_for(spec, timeout=limit, sleep=sleep, clock=clock, on_progress=on_status)
+    status = wait_for(spec, timeout=limit, **{**waits, "on_progress": on_status})
     return _result(params, Action.UNCHANGED, {**observed, "status": status})
 
 
@@ -223,9 +218,7 @@ def _tags(clients: Clients, params: Params, arn: str) -> dict[str, str]:
     return tag_map(found.get("Tags"))
 
 
-def delete_connection(
-    clients: Clients, params: Params, *, sleep: Sleep = time.sleep, clock: Clock = time.monotonic
-) -> Result:
+def delete_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) -> Result:
     """Delete the connection (DELETED) and wait until it is no longer listed (Terraform waits up to
     5 min), or report it ABSENT; KEPT when it is not the runbook's (it is shared per account: reused by
     name, deleted only when owned). Fails while a service uses it."""
@@ -243,5 +236,5 @@ def delete_connection(
         return _result(params, Action.ABSENT, None)
     fetch = functools.partial(_listed_status, clients, params)
     spec = unlisted(f"{RESOURCE} {params.connection.name}", fetch)
-    wait_for(spec, timeout=CONNECTION_GONE_TIMEOUT_S, sleep=sleep, clock=clock)
+    wait_for(spec, timeout=CONNECTION_GONE_TIMEOUT_S, **waits)
     return _result(params, Action.DELETED, {**observed, "status": "DELETED"})

@@ -17,8 +17,7 @@ type with another value is someone else's and refused (``adopt: [dns_record]`` o
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import MAX_PAGES, call
 from runbook_lib.clients import Clients
@@ -29,9 +28,7 @@ from runbook_lib.results import NOT_OWNED, Action, Change, Result
 from runbook_lib.waiters import (
     DOMAIN_RECORDS_TIMEOUT_S,
     GONE,
-    Clock,
-    Progress,
-    Sleep,
+    Waits,
     domain_active,
     domain_gone,
     domain_records_known,
@@ -297,7 +294,7 @@ def _status(clients: Clients, service_arn: str, domain: str) -> str:
 
 
 def _associate(
-    clients: Clients, params: Params, cd: CustomDomainParams, service_arn: str, **waits: Any
+    clients: Clients, params: Params, cd: CustomDomainParams, service_arn: str, **waits: Unpack[Waits]
 ) -> None:
     """AssociateCustomDomain, then wait (as Terraform does, 5 min) until its validation records are known."""
     call(clients, "apprunner", "AssociateCustomDomain", resource=f"custom domain {cd.domain}",
@@ -315,15 +312,12 @@ def ensure_custom_domain(
     service_arn: str | None = None,
     wait: bool = True,
     timeout: float | None = None,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> Result:
     """Associate the domain, write its records when it has a hosted zone, and (``wait``) wait until it is
     ``active``. A www change re-associates it. On timeout, WaitTimeout lists the records to create."""
     arn = service_arn or require_service_arn(clients, params)
     planned = plan_custom_domain(clients, params, cd, service_arn=arn)
-    waits: dict[str, Any] = {"sleep": sleep, "clock": clock, "on_progress": on_progress}
     if planned.action is Action.CREATE or "www" in planned.changed_fields:
         if planned.action is not Action.CREATE:
             _disassociate(clients, cd.domain, arn, **waits)
@@ -350,7 +344,7 @@ def ensure_custom_domain(
 # ------------------------------------------------------------------------------------------ teardown
 
 
-def _disassociate(clients: Clients, domain: str, service_arn: str, **waits: Any) -> None:
+def _disassociate(clients: Clients, domain: str, service_arn: str, **waits: Unpack[Waits]) -> None:
     call(clients, "apprunner", "DisassociateCustomDomain", resource=f"custom domain {domain}",
          ServiceArn=service_arn, DomainName=domain)  # fmt: skip
     fetch = lambda: _status(clients, service_arn, domain)  # noqa: E731
@@ -358,13 +352,7 @@ def _disassociate(clients: Clients, domain: str, service_arn: str, **waits: Any)
 
 
 def delete_custom_domain(
-    clients: Clients,
-    params: Params,
-    cd: CustomDomainParams,
-    *,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    clients: Clients, params: Params, cd: CustomDomainParams, **waits: Unpack[Waits]
 ) -> Result:
     """Remove the records the runbook wrote (only while they hold its values), then disassociate the
     domain and wait until it is gone; ABSENT when the service or the association is already gone."""
@@ -386,6 +374,6 @@ def delete_custom_domain(
         if removed:
             _change_records(clients, params, cd, removed, "DELETE")
     if found["status"] != "deleting":
-        _disassociate(clients, cd.domain, service["arn"], sleep=sleep, clock=clock, on_progress=on_progress)
+        _disassociate(clients, cd.domain, service["arn"], **waits)
     detail = f"disassociated; {len(removed)} DNS record(s) removed" if cd.hosted_zone_id else "disassociated"
     return Result(RESOURCE, cd.domain, Action.DELETED, detail=detail, extra={"records_removed": removed})

@@ -12,8 +12,7 @@ checks the connection's status and domain name instead of an HTTP request, and s
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
@@ -21,7 +20,13 @@ from runbook_lib.errors import ParameterError, Problem, ResourceConflict, Resour
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
-from runbook_lib.waiters import GONE, Clock, Progress, Sleep, ingress_available, ingress_deleted, wait_for
+from runbook_lib.waiters import (
+    GONE,
+    Waits,
+    ingress_available,
+    ingress_deleted,
+    wait_for,
+)
 
 __all__ = [
     "build_create_ingress_request",
@@ -352,9 +357,7 @@ def ensure_ingress_connection(
     service_arn: str,
     endpoint_id: str,
     timeout: float | None = None,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> Result:
     """Create the ingress connection (or point it at the endpoint) and wait until it is AVAILABLE."""
     name = _ingress(params).name
@@ -363,9 +366,7 @@ def ensure_ingress_connection(
         return planned
     arn, done = _send(clients, params, planned, service_arn, endpoint_id)
     spec = ingress_available(name, lambda: _status(clients, arn))
-    wait_for(
-        spec, timeout=timeout or params.timeouts.ingress_s, sleep=sleep, clock=clock, on_progress=on_progress
-    )
+    wait_for(spec, timeout=timeout or params.timeouts.ingress_s, **waits)
     found = _describe(clients, arn) or {}
     extra = {k: found.get(k) for k in ("status", "domain_name", "vpc_id", "endpoint_id")}
     return Result(
@@ -380,13 +381,7 @@ def ensure_ingress_connection(
 
 
 def delete_ingress_connection(
-    clients: Clients,
-    params: Params,
-    *,
-    timeout: float | None = None,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    clients: Clients, params: Params, *, timeout: float | None = None, **waits: Unpack[Waits]
 ) -> Result:
     """Delete the owned ingress connection and wait until it is DELETED; ABSENT, or KEPT when foreign."""
     if params.ingress is None:
@@ -406,9 +401,7 @@ def delete_ingress_connection(
             VpcIngressConnectionArn=found["arn"],
         )
     spec = ingress_deleted(name, lambda: _status(clients, found["arn"]))
-    wait_for(
-        spec, timeout=timeout or params.timeouts.ingress_s, sleep=sleep, clock=clock, on_progress=on_progress
-    )
+    wait_for(spec, timeout=timeout or params.timeouts.ingress_s, **waits)
     return Result(CONNECTION, name, Action.DELETED, arn=found["arn"])
 
 

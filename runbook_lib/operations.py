@@ -17,8 +17,7 @@ caller is success too. A failed operation raises WaitFailed with the log tail (`
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import call
 from runbook_lib.clients import Clients
@@ -26,7 +25,12 @@ from runbook_lib.errors import InvalidState, ParameterError, Problem, ResourceNo
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Change, Result
 from runbook_lib.service import _busy_call, _operation, _res, _result, _Waits, claimed_tags, find_service
-from runbook_lib.waiters import DEFAULT_TIMEOUT_S, OPERATION_PENDING, Clock, Progress, Sleep, service_settled
+from runbook_lib.waiters import (
+    DEFAULT_TIMEOUT_S,
+    OPERATION_PENDING,
+    Waits,
+    service_settled,
+)
 
 __all__ = ["COMMANDS", "deploy_service", "pause_service", "resume_service", "run_command"]
 
@@ -67,24 +71,21 @@ def _switch(
     return _result(params, Action.UPDATED, final, (Change("status", src, dst),), extra=extra)
 
 
-def _waits(kw: dict[str, Any]) -> _Waits:
-    return _Waits(
-        kw.get("sleep", time.sleep), kw.get("clock", time.monotonic), kw.get("on_progress"),
-        kw.get("timeout", DEFAULT_TIMEOUT_S),
-    )  # fmt: skip
-
-
-def pause_service(clients: Clients, params: Params, **waits: Any) -> Result:
+def pause_service(
+    clients: Clients, params: Params, *, timeout: float = DEFAULT_TIMEOUT_S, **waits: Unpack[Waits]
+) -> Result:
     """Pause the service (UPDATED), or UNCHANGED when it is PAUSED already."""
-    w = _waits(waits)
+    w = _Waits(timeout, waits)
     return _switch(
         clients, params, w, api="PauseService", op_type="PAUSE_SERVICE", src="RUNNING", dst="PAUSED"
     )
 
 
-def resume_service(clients: Clients, params: Params, **waits: Any) -> Result:
+def resume_service(
+    clients: Clients, params: Params, *, timeout: float = DEFAULT_TIMEOUT_S, **waits: Unpack[Waits]
+) -> Result:
     """Resume the service (UPDATED), or UNCHANGED when it is RUNNING already."""
-    w = _waits(waits)
+    w = _Waits(timeout, waits)
     return _switch(
         clients, params, w, api="ResumeService", op_type="RESUME_SERVICE", src="PAUSED", dst="RUNNING"
     )
@@ -98,9 +99,11 @@ def _deployment_in_progress(clients: Clients, params: Params, arn: str) -> str |
     return None
 
 
-def deploy_service(clients: Clients, params: Params, **waits: Any) -> Result:
+def deploy_service(
+    clients: Clients, params: Params, *, timeout: float = DEFAULT_TIMEOUT_S, **waits: Unpack[Waits]
+) -> Result:
     """StartDeployment and wait for it (UPDATED, ``extra["operation_id"]``); one in progress is awaited."""
-    w = _waits(waits)
+    w = _Waits(timeout, waits)
     observed = find_service(clients, params)
     running = _deployment_in_progress(clients, params, observed["arn"]) if observed else None
     if running is None:
@@ -130,10 +133,7 @@ def run_command(
     clients: Clients,
     params: Params,
     operation: str,
-    *,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> list[Result]:
     """One of COMMANDS by name (the operations notebook's parameter), with the params' service timeout."""
     if operation not in COMMANDS:
@@ -141,8 +141,4 @@ def run_command(
             "operation", [Problem("operation", f"must be one of {', '.join(COMMANDS)}", operation)]
         )
     timeout = float(params.timeouts.service_s)
-    return [
-        COMMANDS[operation](
-            clients, params, on_progress=on_progress, sleep=sleep, clock=clock, timeout=timeout
-        )
-    ]
+    return [COMMANDS[operation](clients, params, timeout=timeout, **waits)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib import diagnose, image
 from runbook_lib.aws import call, console_url, paginate
@@ -39,8 +39,8 @@ from runbook_lib.waiters import (
     DEFAULT_TIMEOUT_S,
     Backoff,
     Clock,
-    Progress,
     Sleep,
+    Waits,
     WaitSpec,
     operation_finished,
     service_deleted,
@@ -203,15 +203,21 @@ def plan_service(clients: Clients, params: Params, inputs: ServiceInputs) -> Res
 
 @dataclass(frozen=True)
 class _Waits:
-    sleep: Sleep
-    clock: Clock
-    on_progress: Progress | None
+    """The step's timeout and how it waits (``waiters.Waits``), for each wait and retry of the service."""
+
     timeout: float
+    waits: Waits
 
     def run(self, spec: WaitSpec) -> str:
-        return wait_for(
-            spec, timeout=self.timeout, sleep=self.sleep, clock=self.clock, on_progress=self.on_progress
-        )
+        return wait_for(spec, timeout=self.timeout, **self.waits)
+
+    @property
+    def sleep(self) -> Sleep:
+        return self.waits.get("sleep", time.sleep)
+
+    @property
+    def clock(self) -> Clock:
+        return self.waits.get("clock", time.monotonic)
 
 
 def _operation(
@@ -292,8 +298,8 @@ LOOK_UP = object()  # ensure_service(found=...) not given: look the service up
 
 def ensure_service(
     clients: Clients, params: Params, inputs: ServiceInputs, *,
-    found: dict[str, Any] | None | object = LOOK_UP, on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep, clock: Clock = time.monotonic, timeout: float = DEFAULT_TIMEOUT_S,
+    found: dict[str, Any] | None | object = LOOK_UP, timeout: float = DEFAULT_TIMEOUT_S,
+    **waits: Unpack[Waits],
 ) -> Result:  # fmt: skip
     """Converge the service (L5): create, wait, replace a CREATE_FAILED one, resume, update, or nothing.
 
@@ -301,7 +307,7 @@ def ensure_service(
     Returns CREATED / REPLACED / UPDATED / UNCHANGED; raises WaitFailed naming the operation when App
     Runner did not apply a change (including a rolled-back update of a RUNNING service).
     """
-    w = _Waits(sleep, clock, on_progress, timeout)
+    w = _Waits(timeout, waits)
     replaced = False
     prior: tuple[Change, ...] = ()
     tags: dict[str, str] | None = None  # read (and ownership checked) once, before the first change
@@ -364,13 +370,7 @@ def _update(
 
 
 def delete_service(
-    clients: Clients,
-    params: Params,
-    *,
-    on_progress: Progress | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    clients: Clients, params: Params, *, timeout: float = DEFAULT_TIMEOUT_S, **waits: Unpack[Waits]
 ) -> Result:
     """Delete the service and wait for DELETED/404; ABSENT when there is none (L10), KEPT when it is not
     the runbook's."""
@@ -379,7 +379,7 @@ def delete_service(
         return _result(params, Action.ABSENT, None)
     if not is_owned(params, observed_tags(clients, params, observed["arn"])):
         return _result(params, Action.KEPT, observed, detail=NOT_OWNED)
-    w = _Waits(sleep, clock, on_progress, timeout)
+    w = _Waits(timeout, waits)
     _delete_and_wait(clients, params, observed, w)
     return _result(
         params,

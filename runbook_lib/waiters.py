@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from runbook_lib.aws import call, pages
 from runbook_lib.clients import Clients
@@ -23,7 +23,8 @@ from runbook_lib.errors import RESUME_HINT, ResourceNotFound, WaitFailed, WaitTi
 __all__ = [
     "Backoff", "CONNECTION_GONE_TIMEOUT_S", "Clock", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT_S", "GONE",
     "LIVE_CONNECTION", "NOT_LIVE", "OPERATION_FAILED", "OPERATION_PENDING", "Progress",
-    "READABLE_TIMEOUT_S", "Sleep", "UNLISTED_TIMEOUT_S", "WaitSpec", "await_read", "connection_available",
+    "READABLE_TIMEOUT_S", "Sleep", "UNLISTED_TIMEOUT_S", "WaitSpec", "Waits", "await_read",
+    "connection_available",
     "find_operation", "operation_finished", "readable", "service_deleted", "service_settled", "unlisted",
     "wait_for",
 ]  # fmt: skip
@@ -34,6 +35,15 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 Progress = Callable[[dict[str, Any]], None]
+
+
+class Waits(TypedDict, total=False):
+    """How a step waits (the tests inject a fake sleep and clock): passed on unchanged, ``**waits``, to
+    the waiter it ends in."""
+
+    sleep: Sleep
+    clock: Clock
+    on_progress: Progress | None
 
 GONE = "GONE"  # the status a fetch reports when the resource no longer exists
 DEFAULT_TIMEOUT_S = 1800.0  # L2: at least 30 min for service create/update/delete
@@ -337,12 +347,9 @@ def await_read(
     fetch: Callable[[], str],
     *,
     deleted: bool,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> str:
     """After a create (``deleted=False``: until ACTIVE) or a delete (until INACTIVE, DELETED or unknown),
     wait until reads agree with the write, for as long as Terraform does (2 minutes)."""
     spec = unlisted(what, fetch) if deleted else readable(what, fetch)
-    return wait_for(
-        spec, timeout=UNLISTED_TIMEOUT_S if deleted else READABLE_TIMEOUT_S, sleep=sleep, clock=clock
-    )
+    return wait_for(spec, timeout=UNLISTED_TIMEOUT_S if deleted else READABLE_TIMEOUT_S, **waits)

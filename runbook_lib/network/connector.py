@@ -8,10 +8,8 @@ import functools
 import hashlib
 import logging
 import re
-import time
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
@@ -27,7 +25,7 @@ from runbook_lib.network.security_group import find_security_group, security_gro
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
-from runbook_lib.waiters import GONE, await_read
+from runbook_lib.waiters import GONE, Waits, await_read
 
 __all__ = [
     "NAME_PREFIX_MAX", "await_connector", "build_create_vpc_connector_request", "connector_base_name",
@@ -227,8 +225,7 @@ def ensure_vpc_connector(
     params: Params,
     *,
     network: dict[str, Any] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> Result:
     """Create the connector, or on drift a new one (REPLACED, ``extra["old_arn"]``); the old one is
     deleted by ``delete_vpc_connector(..., arn=old_arn)`` once the service uses the new one."""
@@ -259,7 +256,7 @@ def ensure_vpc_connector(
     request = build_create_vpc_connector_request(params, network, name)
     created = call(clients, "apprunner", "CreateVpcConnector", resource=f"vpc connector {name}", **request)
     arn = created["VpcConnector"]["VpcConnectorArn"]
-    await_connector(clients, arn, deleted=False, sleep=sleep, clock=clock)
+    await_connector(clients, arn, deleted=False, **waits)
     extra: dict[str, Any] = {"connector_name": name}
     action = Action.CREATED
     if current is None:
@@ -300,13 +297,12 @@ def await_connector(
     arn: str,
     *,
     deleted: bool,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    **waits: Unpack[Waits],
 ) -> None:
     """Wait until reads show the connector created (ACTIVE) or ``deleted`` (INACTIVE or unknown), as
     Terraform does for up to 2 minutes each way: reads may lag the write."""
     fetch = functools.partial(_connector_status, clients, arn)
-    await_read(f"vpc connector {arn}", fetch, deleted=deleted, sleep=sleep, clock=clock)
+    await_read(f"vpc connector {arn}", fetch, deleted=deleted, **waits)
 
 
 def delete_vpc_connector(
@@ -314,10 +310,8 @@ def delete_vpc_connector(
     params: Params,
     *,
     arn: str | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
     timeout: float = CONNECTOR_DELETE_TIMEOUT_S,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    **waits: Unpack[Waits],
 ) -> Result:
     """Delete connector ``arn``, or every owned ACTIVE connector of the name family; retries
     "being used by other services" with backoff up to ``timeout``; ABSENT if there is nothing to delete."""
@@ -332,25 +326,15 @@ def delete_vpc_connector(
         target
         for target in targets
         if delete_when_free(
-            lambda target=target: call(
-                clients,
-                "apprunner",
-                "DeleteVpcConnector",
-                resource=f"vpc connector {target}",
-                VpcConnectorArn=target,
-            ),
-            busy=_is_in_use,
-            what=f"deletion of vpc connector {target}",
-            timeout=timeout,
-            sleep=sleep,
-            clock=clock,
-            on_progress=on_progress,
-        )
+            lambda target=target: call(clients, "apprunner", "DeleteVpcConnector",
+                                       resource=f"vpc connector {target}", VpcConnectorArn=target),
+            busy=_is_in_use, what=f"deletion of vpc connector {target}", timeout=timeout, **waits,
+        )  # fmt: skip
     ]
     if not deleted and foreign:
         return _connector_result(params, Action.KEPT, arn=foreign[0], detail=NOT_OWNED)
     if not deleted:
         return _connector_result(params, Action.ABSENT, arn=arn)
     for target in deleted:
-        await_connector(clients, target, deleted=True, sleep=sleep, clock=clock)
+        await_connector(clients, target, deleted=True, **waits)
     return _connector_result(params, Action.DELETED, arn=deleted[0], extra={"arns": deleted})

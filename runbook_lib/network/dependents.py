@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Unpack
 
 from runbook_lib.errors import ResourceNotFound, RunbookError, WaitTimeout
 from runbook_lib.retry import retry
-from runbook_lib.waiters import GONE, Backoff
+from runbook_lib.waiters import GONE, Backoff, Waits
 
 __all__ = [
     "CONNECTOR_DELETE_TIMEOUT_S", "DELETE_BACKOFF", "SG_DELETE_TIMEOUT_S", "delete_when_free",
@@ -33,13 +33,13 @@ def delete_when_free(
     busy: Callable[[RunbookError], bool],
     what: str,
     timeout: float,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    **waits: Unpack[Waits],
 ) -> bool:
     """Issue ``delete`` until it stops failing with an error ``busy`` accepts (the resource is still
     used), with the waiters' backoff (5 s doubling to 60 s) up to ``timeout``, then WaitTimeout.
     True when it deleted the resource, False when the resource was already gone."""
+    sleep, clock = waits.get("sleep", time.sleep), waits.get("clock", time.monotonic)
+    on_progress = waits.get("on_progress")
     start, tries = clock(), 0
 
     def report(status: str) -> None:  # the waiters' progress event, one per try

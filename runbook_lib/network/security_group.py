@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from runbook_lib.aws import call, paginate
 from runbook_lib.clients import Clients
@@ -19,6 +17,7 @@ from runbook_lib.network.resolve import NO_NETWORK, resolve_vpc_id
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
+from runbook_lib.waiters import Waits
 
 __all__ = [
     "build_allow_all_egress_request", "build_create_security_group_request",
@@ -228,10 +227,8 @@ def delete_security_group(
     clients: Clients,
     params: Params,
     *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
     timeout: float = SG_DELETE_TIMEOUT_S,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    **waits: Unpack[Waits],
 ) -> Result:
     """Delete every owned security group of this name (any VPC), retrying DependencyViolation while
     App Runner's ENIs linger; ABSENT if there is none, KEPT if the only ones of the name are someone
@@ -242,20 +239,11 @@ def delete_security_group(
         g["group_id"]
         for g in groups
         if delete_when_free(
-            lambda g=g: call(
-                clients,
-                "ec2",
-                "DeleteSecurityGroup",
-                resource=f"security group {g['group_id']}",
-                GroupId=g["group_id"],
-            ),
-            busy=_is_dependency_violation,
-            what=f"deletion of security group {g['name']} ({g['group_id']})",
-            timeout=timeout,
-            sleep=sleep,
-            clock=clock,
-            on_progress=on_progress,
-        )
+            lambda g=g: call(clients, "ec2", "DeleteSecurityGroup",
+                             resource=f"security group {g['group_id']}", GroupId=g["group_id"]),
+            busy=_is_dependency_violation, what=f"deletion of security group {g['name']} ({g['group_id']})",
+            timeout=timeout, **waits,
+        )  # fmt: skip
     ]
     if not deleted:
         foreign = [g["arn"] for g in named if g not in groups]
