@@ -26,7 +26,7 @@ from runbook_lib.errors import QuotaExceeded, ResourceNotFound
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
-from runbook_lib.waiters import GONE, Waits, await_read
+from runbook_lib.waiters import Waits, await_read, described_status
 
 __all__ = [
     "Decision", "REVISION_QUOTA", "SETTINGS", "await_revisions", "build_create_autoscaling_request",
@@ -195,14 +195,10 @@ def _claimed(clients: Clients, params: Params) -> list[dict[str, Any]]:
 
 def _status(clients: Clients, arn: str) -> str:
     """The revision's status as DescribeAutoScalingConfiguration tells it (upper case), GONE if unknown."""
-    try:
-        found = call(
-            clients, "apprunner", "DescribeAutoScalingConfiguration",
-            resource=f"auto scaling configuration {arn}", AutoScalingConfigurationArn=arn,
-        )  # fmt: skip
-    except ResourceNotFound:
-        return GONE
-    return str(found["AutoScalingConfiguration"].get("Status", "")).upper()
+    return described_status(
+        clients, "DescribeAutoScalingConfiguration", "AutoScalingConfiguration",
+        f"auto scaling configuration {arn}", AutoScalingConfigurationArn=arn,
+    ).upper()  # fmt: skip
 
 
 def await_revisions(

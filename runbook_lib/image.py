@@ -20,6 +20,7 @@ __all__ = [
     "CODE",
     "IMAGE",
     "build_image_source",
+    "runtime_values",
     "desired_image_fields",
     "observed_image_fields",
     "source_type",
@@ -33,17 +34,22 @@ def source_type(params: Params) -> str:
     return IMAGE if params.source.image is not None else CODE
 
 
+def runtime_values(src: Any, **values: Any) -> dict[str, Any]:
+    """What an image's ImageConfiguration and code's CodeConfigurationValues share: the port, then the
+    start command and the environment (variables, secrets) when set; ``values`` come first."""
+    optional = {
+        "StartCommand": src.start_command,
+        "RuntimeEnvironmentVariables": dict(src.env),
+        "RuntimeEnvironmentSecrets": dict(src.secrets),
+    }
+    return {**values, "Port": str(src.port), **{key: value for key, value in optional.items() if value}}
+
+
 def build_image_source(params: Params, access_role_arn: str | None) -> dict[str, Any]:
     """The complete SourceConfiguration for an image (pure)."""
     src, image = params.source, params.source.image
     assert image is not None
-    values: dict[str, Any] = {"Port": str(src.port)}
-    if src.start_command:
-        values["StartCommand"] = src.start_command
-    if src.env:
-        values["RuntimeEnvironmentVariables"] = dict(src.env)
-    if src.secrets:
-        values["RuntimeEnvironmentSecrets"] = dict(src.secrets)
+    values = runtime_values(src)
     source: dict[str, Any] = {
         "ImageRepository": {
             "ImageIdentifier": image.identifier,

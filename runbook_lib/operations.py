@@ -50,10 +50,13 @@ def _settled(clients: Clients, params: Params, w: _Waits) -> dict[str, Any]:
     return observed
 
 
-def _switch(
-    clients: Clients, params: Params, w: _Waits, *, api: str, op_type: str, src: str, dst: str
-) -> Result:
-    """PauseService / ResumeService from ``src`` to ``dst``; UNCHANGED when already ``dst``."""
+_SWITCHES = {"PAUSE": ("RUNNING", "PAUSED"), "RESUME": ("PAUSED", "RUNNING")}  # verb: (from, to)
+
+
+def _switch(clients: Clients, params: Params, verb: str, timeout: float, waits: Waits) -> Result:
+    """PauseService / ResumeService from one status to the other; UNCHANGED when already there."""
+    w, (src, dst) = _Waits(timeout, waits), _SWITCHES[verb]
+    api, op_type = f"{verb.title()}Service", f"{verb}_SERVICE"
     observed = _settled(clients, params, w)
     if observed["status"] == dst:
         return _result(params, Action.UNCHANGED, observed, detail=f"already {dst}")
@@ -75,20 +78,14 @@ def pause_service(
     clients: Clients, params: Params, *, timeout: float = DEFAULT_TIMEOUT_S, **waits: Unpack[Waits]
 ) -> Result:
     """Pause the service (UPDATED), or UNCHANGED when it is PAUSED already."""
-    w = _Waits(timeout, waits)
-    return _switch(
-        clients, params, w, api="PauseService", op_type="PAUSE_SERVICE", src="RUNNING", dst="PAUSED"
-    )
+    return _switch(clients, params, "PAUSE", timeout, waits)
 
 
 def resume_service(
     clients: Clients, params: Params, *, timeout: float = DEFAULT_TIMEOUT_S, **waits: Unpack[Waits]
 ) -> Result:
     """Resume the service (UPDATED), or UNCHANGED when it is RUNNING already."""
-    w = _Waits(timeout, waits)
-    return _switch(
-        clients, params, w, api="ResumeService", op_type="RESUME_SERVICE", src="PAUSED", dst="RUNNING"
-    )
+    return _switch(clients, params, "RESUME", timeout, waits)
 
 
 def _deployment_in_progress(clients: Clients, params: Params, arn: str) -> str | None:

@@ -42,16 +42,8 @@ def build_source_configuration(params: Params, inputs: ServiceInputs) -> dict[st
     src = params.source
     code: dict[str, Any] = {"ConfigurationSource": src.configuration_source}
     if src.configuration_source == "API":
-        values: dict[str, Any] = {"Runtime": src.runtime, "Port": str(src.port)}
-        if src.build_command:
-            values["BuildCommand"] = src.build_command
-        if src.start_command:
-            values["StartCommand"] = src.start_command
-        if src.env:
-            values["RuntimeEnvironmentVariables"] = dict(src.env)
-        if src.secrets:
-            values["RuntimeEnvironmentSecrets"] = dict(src.secrets)
-        code["CodeConfigurationValues"] = values
+        build = {"BuildCommand": src.build_command} if src.build_command else {}
+        code["CodeConfigurationValues"] = image.runtime_values(src, Runtime=src.runtime, **build)
     return {
         "CodeRepository": {
             "RepositoryUrl": src.repository_url,

@@ -24,7 +24,7 @@ __all__ = [
     "Backoff", "CONNECTION_GONE_TIMEOUT_S", "Clock", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT_S", "GONE",
     "LIVE_CONNECTION", "NOT_LIVE", "OPERATION_FAILED", "OPERATION_PENDING", "Progress",
     "READABLE_TIMEOUT_S", "Sleep", "UNLISTED_TIMEOUT_S", "WaitSpec", "Waits", "await_read",
-    "connection_available",
+    "connection_available", "described_status",
     "find_operation", "operation_finished", "readable", "service_deleted", "service_settled", "unlisted",
     "wait_for",
 ]  # fmt: skip
@@ -188,14 +188,18 @@ def operation_finished(
     )
 
 
-def _service_status(clients: Clients, service_arn: str) -> str:
+def described_status(clients: Clients, operation: str, member: str, resource: str, **request: Any) -> str:
+    """The ``Status`` an App Runner Describe* call gives its ``member`` (as written), GONE if unknown."""
     try:
-        found = call(
-            clients, "apprunner", "DescribeService", resource=f"service {service_arn}", ServiceArn=service_arn
-        )
+        found = call(clients, "apprunner", operation, resource=resource, **request)
     except ResourceNotFound:
         return GONE
-    return str(found["Service"]["Status"])
+    return str(found[member].get("Status", ""))
+
+
+def _service_status(clients: Clients, service_arn: str) -> str:
+    what = f"service {service_arn}"
+    return described_status(clients, "DescribeService", "Service", what, ServiceArn=service_arn)
 
 
 def service_deleted(clients: Clients, service_arn: str, *, what: str) -> WaitSpec:

@@ -16,7 +16,6 @@ from runbook_lib.clients import Clients
 from runbook_lib.errors import (
     InvalidRequest,
     InvalidState,
-    ResourceNotFound,
     RunbookError,
 )
 from runbook_lib.network.dependents import CONNECTOR_DELETE_TIMEOUT_S, delete_when_free
@@ -25,7 +24,7 @@ from runbook_lib.network.security_group import find_security_group, security_gro
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
-from runbook_lib.waiters import GONE, Waits, await_read
+from runbook_lib.waiters import Waits, await_read, described_status
 
 __all__ = [
     "NAME_PREFIX_MAX", "await_connector", "build_create_vpc_connector_request", "connector_base_name",
@@ -279,13 +278,10 @@ def _is_in_use(err: RunbookError) -> bool:
 
 def _connector_status(clients: Clients, arn: str) -> str:
     """The connector's status as DescribeVpcConnector tells it (upper case), GONE if unknown."""
-    try:
-        found = call(
-            clients, "apprunner", "DescribeVpcConnector", resource=f"vpc connector {arn}", VpcConnectorArn=arn
-        )
-    except ResourceNotFound:
-        return GONE
-    return str(found["VpcConnector"].get("Status", "")).upper()
+    status = described_status(
+        clients, "DescribeVpcConnector", "VpcConnector", f"vpc connector {arn}", VpcConnectorArn=arn
+    )
+    return status.upper()
 
 
 def _still_active(clients: Clients, arn: str) -> bool:
