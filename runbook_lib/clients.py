@@ -118,25 +118,12 @@ class Clients:
                 self._clients[service] = made
             return self._clients[service]
 
-    @property
-    def apprunner(self) -> Any:
-        return self.client("apprunner")
-
-    @property
-    def iam(self) -> Any:
-        return self.client("iam")
-
-    @property
-    def ec2(self) -> Any:
-        return self.client("ec2")
-
-    @property
-    def sts(self) -> Any:
-        return self.client("sts")
-
-    @property
-    def s3(self) -> Any:
-        return self.client("s3")
+    # one client per service, made on first use: clients.apprunner, clients.iam, …
+    apprunner = property(lambda self: self.client("apprunner"))
+    iam = property(lambda self: self.client("iam"))
+    ec2 = property(lambda self: self.client("ec2"))
+    sts = property(lambda self: self.client("sts"))
+    s3 = property(lambda self: self.client("s3"))
 
     @property
     def endpoint_url(self) -> str:

@@ -213,39 +213,27 @@ _HINTS: dict[type[AwsError], str] = {
 
 def map_aws_error(err: Exception, *, resource: str = "?", operation: str | None = None) -> RunbookError:
     """Translate a botocore error into the runbook's tree (classified by code, original chained by caller)."""
+    where = {"resource": resource, "operation": operation or getattr(err, "operation_name", None) or "?"}
     if isinstance(err, ClientError):
         error = err.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
-        op = operation or err.operation_name
         cls = _BY_CODE.get(code, AwsError)
-        return cls(
-            _HINTS.get(cls, RESUME_HINT),
-            resource=resource,
-            operation=op,
-            code=code,
-            aws_message=str(error.get("Message", "")),
-            request_id=err.response.get("ResponseMetadata", {}).get("RequestId"),
-        )
+        message = str(error.get("Message", ""))
+        request_id = err.response.get("ResponseMetadata", {}).get("RequestId")
+        hint = _HINTS.get(cls, RESUME_HINT)
+        return cls(hint, **where, code=code, aws_message=message, request_id=request_id)
     if isinstance(err, EndpointConnectionError):
+        url = err.kwargs.get("endpoint_url")
         return ServiceUnavailable(
-            "Is the endpoint up (for the sandbox: `runbook sandbox start`)? Then re-run the step.",
-            resource=resource,
-            operation=operation or "?",
-            code="EndpointConnectionError",
-            aws_message=f"could not connect to {err.kwargs.get('endpoint_url', '?')}",
-            endpoint=err.kwargs.get("endpoint_url"),
-        )
+            "Is the endpoint up (for the sandbox: `runbook sandbox start`)? Then re-run the step.", **where,
+            code="EndpointConnectionError", aws_message=f"could not connect to {url or '?'}", endpoint=url,
+        )  # fmt: skip
     if isinstance(err, (NoCredentialsError, PartialCredentialsError, NoRegionError)):
         return CredentialsError(
             f"{err}. Set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and the region, "
             "or use --sandbox."
         )
     if isinstance(err, ParamValidationError):
-        return InvalidRequest(
-            "This is a bug in the runbook's request builder; please report it.",
-            resource=resource,
-            operation=operation or "?",
-            code="ParamValidationError",
-            aws_message=str(err),
-        )
+        return InvalidRequest("This is a bug in the runbook's request builder; please report it.", **where,
+                              code="ParamValidationError", aws_message=str(err))  # fmt: skip
     return RunbookError(f"{type(err).__name__}: {err}")

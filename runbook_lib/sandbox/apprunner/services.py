@@ -63,17 +63,7 @@ class ServicesMixin(ServiceConfigMixin):
         asc_summary = (
             self.asc_to_dict(asc, summary=True) if asc else {"AutoScalingConfigurationArn": svc.asc_arn}
         )
-        data: dict[str, Any] = {
-            "ServiceName": svc.name,
-            "ServiceId": svc.id,
-            "ServiceArn": svc.arn,
-            "CreatedAt": svc.created_at,
-            "UpdatedAt": svc.updated_at,
-            "Status": svc.status,
-            "AutoScalingConfigurationSummary": asc_summary,
-        }
-        if svc.url:
-            data["ServiceUrl"] = svc.url
+        data = {**self.service_summary(svc), "AutoScalingConfigurationSummary": asc_summary}
         if svc.deleted_at is not None:
             data["DeletedAt"] = svc.deleted_at
         for key in (
