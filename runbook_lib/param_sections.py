@@ -169,6 +169,10 @@ def _check_vpc(v: str) -> str:
     return v
 
 
+def _subnet_ids(v: list[str]) -> list[str]:
+    return _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
+
+
 class NetworkParams(_Model):
     """VPC egress through a VPC connector."""
 
@@ -186,15 +190,14 @@ class NetworkParams(_Model):
             return v
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
             raise ValueError("must be `default` or a list of subnet ids")
-        _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
+        _subnet_ids(v)
         if not v:  # one is accepted (AWS does); the plan warns that one zone is not highly available
             raise ValueError("needs at least one subnet (two or more zones advised), or `default`")
         return v
 
-    @field_validator("security_group_ids")
-    @classmethod
-    def _groups(cls, v: list[str]) -> list[str]:
-        return _all_match(v, r"sg-[0-9a-f]{8,17}", "must be security group ids like sg-0abc1234")
+    _groups = field_validator("security_group_ids")(
+        lambda v: _all_match(v, r"sg-[0-9a-f]{8,17}", "must be security group ids like sg-0abc1234")
+    )
 
     _name = field_validator("connector_name")(lambda v: check_api(v, "VpcConnectorName"))
 
@@ -240,10 +243,7 @@ class IngressParams(_Model):
             raise ValueError("must be `create` or an interface endpoint id like vpce-0abc1234")
         return v
 
-    @field_validator("subnet_ids")
-    @classmethod
-    def _subnets(cls, v: list[str]) -> list[str]:
-        return _all_match(v, r"subnet-[0-9a-f]{8,17}", "must be subnet ids like subnet-0abc1234")
+    _subnets = field_validator("subnet_ids")(lambda v: _subnet_ids(v))
 
     @model_validator(mode="after")
     def _subnets_only_when_created(self) -> IngressParams:
