@@ -54,8 +54,9 @@ def call(clients: Clients, service: str, operation: str, *, resource: str, **kwa
 def pages(
     clients: Clients, service: str, operation: str, *, resource: str, **kwargs: Any
 ) -> Iterator[dict[str, Any]]:
-    """Each page of a List call, at most MAX_PAGES: the one paging loop, for both token styles —
-    ``NextToken`` (App Runner, EC2, …) and ``Marker`` with ``IsTruncated`` (IAM)."""
+    """Each page of a List call, at most MAX_PAGES: the one paging loop, for the three token styles —
+    ``NextToken`` (App Runner, EC2, …), ``Marker`` with ``IsTruncated`` (IAM) and Route 53's next
+    record name and type (ListResourceRecordSets)."""
     paging: dict[str, str] = {}
     for _ in range(MAX_PAGES):
         page = call(clients, service, operation, resource=resource, **kwargs, **paging)
@@ -71,6 +72,11 @@ def _next_page(page: dict[str, Any]) -> dict[str, str]:
         return {"NextToken": page["NextToken"]}
     if page.get("IsTruncated") and page.get("Marker"):
         return {"Marker": page["Marker"]}
+    if page.get("IsTruncated") and page.get("NextRecordName"):
+        start = {"StartRecordName": page["NextRecordName"], "StartRecordType": page.get("NextRecordType")}
+        if page.get("NextRecordIdentifier"):
+            start["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+        return start
     return {}
 
 

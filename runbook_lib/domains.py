@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Unpack
 
-from runbook_lib.aws import MAX_PAGES, call
+from runbook_lib.aws import call, pages, paginate
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceNotFound
 from runbook_lib.ownership import Foreign, NotOwned, is_owned
@@ -130,18 +130,10 @@ def pending_hint(domain: str, records: list[dict[str, Any]]) -> str:
 
 def find_custom_domains(clients: Clients, service_arn: str) -> dict[str, Any]:
     """The service's DNS target and its associations by domain (status, www, validation records)."""
-    dns_target, items, token = "", [], None
-    for _ in range(MAX_PAGES):
-        paging = {"NextToken": token} if token else {}
-        page = call(
-            clients, "apprunner", "DescribeCustomDomains", resource=f"custom domains of {service_arn}",
-            ServiceArn=service_arn, **paging,
-        )  # fmt: skip
+    dns_target, items, what = "", [], f"custom domains of {service_arn}"
+    for page in pages(clients, "apprunner", "DescribeCustomDomains", resource=what, ServiceArn=service_arn):
         dns_target = page.get("DNSTarget") or dns_target
         items.extend(page.get("CustomDomains", []))
-        token = page.get("NextToken")
-        if not token:
-            break
     domains = {
         d["DomainName"]: {
             "status": d["Status"].lower(),
@@ -157,17 +149,9 @@ def _zone(clients: Clients, zone_id: str) -> dict[str, Any]:
     """The hosted zone's name and its record sets by (name, type)."""
     resource = f"hosted zone {zone_id}"
     name = call(clients, "route53", "GetHostedZone", resource=resource, Id=zone_id)["HostedZone"]["Name"]
-    sets: dict[tuple[str, str], dict[str, Any]] = {}
-    start: dict[str, str] = {}
-    for _ in range(MAX_PAGES):
-        page = call(
-            clients, "route53", "ListResourceRecordSets", resource=resource, HostedZoneId=zone_id, **start
-        )
-        for rs in page.get("ResourceRecordSets", []):
-            sets[(_fqdn(rs["Name"]), rs["Type"])] = rs
-        if not page.get("IsTruncated"):
-            break
-        start = {"StartRecordName": page["NextRecordName"], "StartRecordType": page["NextRecordType"]}
+    listed = paginate(clients, "route53", "ListResourceRecordSets", "ResourceRecordSets", resource=resource,
+                      HostedZoneId=zone_id)  # fmt: skip
+    sets = {(_fqdn(rs["Name"]), rs["Type"]): rs for rs in listed}
     return {"name": _fqdn(name), "sets": sets}
 
 

@@ -33,6 +33,29 @@ def test_paginate_follows_empty_and_short_pages(clients, no_network) -> None:
     assert [c.operation for c in clients.calls] == ["ListServices"] * 3
 
 
+def test_paginate_follows_route53_record_set_pages(clients, no_network) -> None:
+    def rrset(name: str) -> dict:
+        return {"Name": name, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "x.example.com"}]}
+
+    stub = Stubber(clients.client("route53"))
+    zone = {"HostedZoneId": "Z1"}
+    stub.add_response(
+        "list_resource_record_sets",
+        {"ResourceRecordSets": [rrset("a.example.com.")], "IsTruncated": True,
+         "NextRecordName": "b.example.com.", "NextRecordType": "CNAME", "MaxItems": "1"}, zone,
+    )  # fmt: skip
+    stub.add_response(
+        "list_resource_record_sets",
+        {"ResourceRecordSets": [rrset("b.example.com.")], "IsTruncated": False, "MaxItems": "1"},
+        {**zone, "StartRecordName": "b.example.com.", "StartRecordType": "CNAME"},
+    )
+    stub.activate()
+    found = paginate(clients, "route53", "ListResourceRecordSets", "ResourceRecordSets", resource="zone Z1",
+                     HostedZoneId="Z1")  # fmt: skip
+    assert [r["Name"] for r in found] == ["a.example.com.", "b.example.com."]
+    stub.assert_no_pending_responses()
+
+
 def test_call_translates_errors_and_chains(clients, no_network) -> None:
     stub = Stubber(clients.apprunner)
     stub.add_client_error("delete_service", "InvalidStateException", "busy")
