@@ -18,7 +18,7 @@ __all__ = [
     "ADOPTABLE", "ASC_NAME_MAX", "AutoscalingParams", "CPU_MEMORY_PAIRS", "CPU_UNITS", "ConnectionParams",
     "CustomDomainParams", "HealthCheckParams", "IngressParams", "InstanceParams", "MANAGED_TAG",
     "MAX_SIZE_LIMIT", "MEMORY_UNITS", "NetworkParams", "OWNER_TAG", "ObservabilityParams", "PROVIDER_HOSTS",
-    "REGION", "SECRET_ARN", "TimeoutParams", "api_shape", "autoscaling_name", "check_api"
+    "REGION", "SECRET_ARN", "TimeoutParams", "api_checks", "api_shape", "autoscaling_name", "check_api",
 ]  # fmt: skip
 
 OWNER_TAG = "runbook:name"
@@ -85,6 +85,11 @@ def check_api(value: Any, shape_name: str) -> Any:
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             raise ValueError(f"must be between {lo} and {hi}")
     return value
+
+
+def api_checks(**shapes: str) -> Any:
+    """One field validator that checks each named field against its API shape (``check_api``)."""
+    return field_validator(*shapes)(lambda v, info: check_api(v, shapes[info.field_name]))
 
 
 def _all_match(values: list[str], pattern: str, message: str) -> list[str]:
@@ -268,9 +273,10 @@ class AutoscalingParams(_Model):
     min_size: int = 1
     max_size: int = 25
 
-    _name = field_validator("name")(lambda v: check_api(v, "AutoScalingConfigurationName"))
-    _concurrency = field_validator("max_concurrency")(lambda v: check_api(v, "ASConfigMaxConcurrency"))
-    _min = field_validator("min_size")(lambda v: check_api(v, "ASConfigMinSize"))
+    _api = api_checks(
+        name="AutoScalingConfigurationName", max_concurrency="ASConfigMaxConcurrency",
+        min_size="ASConfigMinSize",
+    )
 
     @field_validator("max_size")
     @classmethod
@@ -296,12 +302,9 @@ class HealthCheckParams(_Model):
     healthy_threshold: int = 1
     unhealthy_threshold: int = 5
 
-    _path = field_validator("path")(lambda v: check_api(v, "HealthCheckPath"))
-    _interval = field_validator("interval_s")(lambda v: check_api(v, "HealthCheckInterval"))
-    _timeout = field_validator("timeout_s")(lambda v: check_api(v, "HealthCheckTimeout"))
-    _healthy = field_validator("healthy_threshold")(lambda v: check_api(v, "HealthCheckHealthyThreshold"))
-    _unhealthy = field_validator("unhealthy_threshold")(
-        lambda v: check_api(v, "HealthCheckUnhealthyThreshold")
+    _api = api_checks(
+        path="HealthCheckPath", interval_s="HealthCheckInterval", timeout_s="HealthCheckTimeout",
+        healthy_threshold="HealthCheckHealthyThreshold", unhealthy_threshold="HealthCheckUnhealthyThreshold",
     )
 
 
