@@ -17,14 +17,9 @@ from typing import Any
 from runbook_lib.params import Params
 
 __all__ = [
-    "CODE",
-    "IMAGE",
-    "build_image_source",
-    "runtime_values",
-    "desired_image_fields",
-    "observed_image_fields",
+    "CODE", "IMAGE", "build_image_source", "runtime_values", "desired_image_fields", "observed_image_fields",
     "source_type",
-]
+]  # fmt: skip
 
 CODE, IMAGE = "CodeRepository", "ImageRepository"
 

@@ -29,19 +29,11 @@ from runbook_lib.waiters import (
 )
 
 __all__ = [
-    "build_create_ingress_request",
-    "build_create_vpc_endpoint_request",
-    "delete_ingress_connection",
-    "delete_vpc_endpoint",
-    "endpoint_service_name",
-    "ensure_ingress_connection",
-    "ensure_vpc_endpoint",
-    "find_ingress_connection",
-    "find_vpc_endpoint",
-    "plan_ingress",
-    "plan_vpc_endpoint",
+    "build_create_ingress_request", "build_create_vpc_endpoint_request", "delete_ingress_connection",
+    "delete_vpc_endpoint", "endpoint_service_name", "ensure_ingress_connection", "ensure_vpc_endpoint",
+    "find_ingress_connection", "find_vpc_endpoint", "plan_ingress", "plan_vpc_endpoint",
     "verify_private_service",
-]
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 

@@ -22,17 +22,10 @@ from runbook_lib.params import Params, autoscaling_name
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
 
 __all__ = [
-    "build_create_observability_request",
-    "build_observability_member",
-    "delete_observability",
-    "ensure_observability",
-    "find_observability",
-    "observability_key",
-    "observed_key",
-    "plan_observability",
-    "prune_observability",
-    "wanted_vendor",
-]
+    "build_create_observability_request", "build_observability_member", "delete_observability",
+    "ensure_observability", "find_observability", "observability_key", "observed_key", "plan_observability",
+    "prune_observability", "wanted_vendor",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
