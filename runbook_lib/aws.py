@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore import xform_name
 
 from runbook_lib.clients import STABLE, Clients, is_mutating
 from runbook_lib.errors import map_aws_error
+from runbook_lib.shared_reads import Snapshot, resource_of
 
 __all__ = [
-    "MAX_PAGES", "call", "console_url", "pages", "paginate",
+    "MAX_PAGES", "call", "console_url", "pages", "paginate", "shared_listing",
 ]  # fmt: skip
 
 
@@ -46,9 +47,39 @@ def call(clients: Clients, service: str, operation: str, *, resource: str, **kwa
         response = method(**kwargs)
     except Exception as err:  # the one translation point
         raise map_aws_error(err, resource=resource, operation=operation) from err
+    finally:
+        _note_change(clients, service, operation, kwargs)
     if key is not None:
         clients.reads[key] = copy.deepcopy(response)
     return response
+
+
+def _note_change(clients: Clients, service: str, operation: str, request: dict[str, Any]) -> None:
+    """A changing App Runner call (answered or not) hides every shared listing sent before it."""
+    shared = getattr(clients, "shared", None)
+    if shared is None or service != "apprunner" or not is_mutating(operation):
+        return
+    changed = resource_of(request)
+    if changed is not None:
+        shared.note_mutation(changed)
+
+
+def shared_listing(
+    clients: Clients, operation: str, key: str, *, resource: str, concerns: Callable[[str], bool],
+    max_age: float, since: float = 0.0, **kwargs: Any,
+) -> Snapshot:  # fmt: skip
+    """The items of an App Runner List call, from a snapshot shared by the batch's processes when one is
+    fresh enough for ``concerns`` (``runbook_lib.shared_reads``), else listed now (and shared)."""
+
+    def fetch() -> tuple[list[dict[str, Any]], int]:
+        read = list(pages(clients, "apprunner", operation, resource=resource, **kwargs))
+        return [item for page in read for item in page.get(key, [])], len(read)
+
+    shared = getattr(clients, "shared", None)
+    if shared is None:
+        items, count = fetch()
+        return Snapshot(items, 0.0, count)
+    return shared.listing(operation, fetch, concerns=concerns, max_age=max_age, since=since)
 
 
 def pages(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from runbook_lib import throttle
+from runbook_lib import shared_reads, throttle
 from runbook_lib.apimodels import botocore_session
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ class Clients:
         self.reads: dict[tuple[str, str, str], Any] = {}  # memo of reads, see runbook_lib.aws.call
         self.read_only = False  # inside read_only_scope(): every read is memoized
         self.budget: Any = None  # runbook_lib.throttle.Budget: App Runner requests wait for a token
+        self.shared: Any = None  # runbook_lib.shared_reads.SharedReads: a batch's shared listings
 
     @contextlib.contextmanager
     def read_only_scope(self) -> Iterator[None]:
@@ -211,4 +212,5 @@ def _new_clients(
     )
     clients = Clients(session, config, endpoint_url)
     clients.budget = throttle.from_environment(params.account_id if params else None, clients.region)
+    clients.shared = shared_reads.from_environment(params.account_id if params else None, clients.region)
     return clients

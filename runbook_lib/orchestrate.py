@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runbook_lib import autoscaling, connection, domains, iam, ingress, network, observability
+from runbook_lib import autoscaling, connection, domains, iam, ingress, network, observability, shared_reads
 from runbook_lib.clients import Clients
 from runbook_lib.connection import ensure_connection, plan_connection, wait_for_handshake
 from runbook_lib.connection import not_needed as connection_not_needed
@@ -215,7 +215,7 @@ def _apply_service(
     Works alone (``only="service"``, e.g. after the network and autoscaling notebooks): what the service
     used before is compared with what it uses now.
     """
-    before = find_service(clients, params)
+    before = find_service(clients, params, max_age=shared_reads.LOOKUP_MAX_AGE_S)  # before any change here
     inputs = resolve_inputs_with(clients, params, before)
     waits: dict[str, Any] = {"on_progress": on_progress, "sleep": sleep, "clock": clock}
     service_s = params.timeouts.service_s

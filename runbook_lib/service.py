@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Unpack
 
 from runbook_lib import diagnose, image
-from runbook_lib.aws import call, console_url, paginate
+from runbook_lib.aws import call, console_url, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import InvalidRequest, InvalidState, ResourceConflict, ResourceNotFound, WaitFailed
 from runbook_lib.ownership import claim, diff_owned_tags, is_owned, tag_changes, tag_list, tag_map
@@ -35,6 +35,7 @@ from runbook_lib.service_requests import (  # the pure parts, also importable fr
     diff_service,
     observed_fields,
 )
+from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 from runbook_lib.waiters import (
     DEFAULT_TIMEOUT_S,
     Backoff,
@@ -73,13 +74,19 @@ def _res(params: Params) -> str:
     return f"{RESOURCE} {params.name}"
 
 
-def find_service(clients: Clients, params: Params) -> dict[str, Any] | None:
+def find_service(clients: Clients, params: Params, *, max_age: float = 0.0) -> dict[str, Any] | None:
     """The live service of that name (ListServices, then DescribeService), or None.
 
     Returns ``{name, arn, id, status, url, source_type, autoscaling_arn, fields}``; a DELETED service
-    counts as absent. The URL comes from ListServices when DescribeService omits it.
+    counts as absent. The URL comes from ListServices when DescribeService omits it. ``max_age``: in a
+    batch, a ListServices pass of another environment at most that old may serve (lookups before a
+    change: ``shared_reads.LOOKUP_MAX_AGE_S``); 0, the default, lists now.
     """
-    summaries = paginate(clients, "apprunner", "ListServices", "ServiceSummaryList", resource=_res(params))
+    name = f"service/{params.name}"
+    summaries = shared_listing(
+        clients, "ListServices", "ServiceSummaryList", resource=_res(params), concerns=name.__eq__,
+        max_age=max_age,
+    ).items  # fmt: skip
     summary = next(
         (s for s in summaries if s.get("ServiceName") == params.name and s.get("Status") != "DELETED"), None
     )
@@ -178,7 +185,7 @@ def _result(
 
 def plan_service(clients: Clients, params: Params, inputs: ServiceInputs) -> Result:
     """What ``ensure_service`` would do (read-only): CREATE, REPLACE, UPDATE or UNCHANGED."""
-    observed = find_service(clients, params)
+    observed = find_service(clients, params, max_age=LOOKUP_MAX_AGE_S)
     if observed is None:
         return _result(params, Action.CREATE, None)
     status = observed["status"]

@@ -15,6 +15,7 @@ from runbook_lib.ownership import claim
 from runbook_lib.params import Params
 from runbook_lib.results import Action, Result
 from runbook_lib.service import ServiceInputs, find_service
+from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 
 __all__ = [
     "KEEPS_ARN", "missing", "pending_arn", "plan_network", "planned_inputs", "resolve_inputs",
@@ -36,7 +37,7 @@ def missing(step: str, what: str) -> ResourceNotFound:
 
 def service_asc_arn(clients: Clients, params: Params) -> str | None:
     """The auto scaling revision the existing service uses now (preferred for reuse, never deleted)."""
-    found = find_service(clients, params)
+    found = find_service(clients, params, max_age=LOOKUP_MAX_AGE_S)
     return found.get("autoscaling_arn") if found else None
 
 
@@ -72,7 +73,7 @@ def resolve_inputs_with(clients: Clients, params: Params, service: dict[str, Any
     connector_arn = None
     if params.network is not None:
         net = network.resolve_network(clients, params)
-        connector = network.find_vpc_connector(clients, params, network=net)
+        connector = network.find_vpc_connector(clients, params, network=net, max_age=LOOKUP_MAX_AGE_S)
         if connector is None or network.diff_vpc_connector(params, connector, net):
             raise missing("network", f"vpc connector {params.network.connector_name}")
         connector_arn = connector["arn"]

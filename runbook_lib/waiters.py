@@ -16,17 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
-from runbook_lib.aws import call, pages
+from runbook_lib.aws import call, pages, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import RESUME_HINT, ResourceNotFound, WaitFailed, WaitTimeout
+from runbook_lib.shared_reads import POLL_MAX_AGE_S, POLL_MAX_PAGES, resource_of
 
 __all__ = [
     "Backoff", "CONNECTION_GONE_TIMEOUT_S", "Clock", "DEFAULT_BACKOFF", "DEFAULT_TIMEOUT_S", "GONE",
     "LIVE_CONNECTION", "NOT_LIVE", "OPERATION_FAILED", "OPERATION_PENDING", "Progress",
     "READABLE_TIMEOUT_S", "Sleep", "UNLISTED_TIMEOUT_S", "WaitSpec", "Waits", "await_read",
-    "connection_available", "described_status",
-    "find_operation", "operation_finished", "readable", "service_deleted", "service_settled", "unlisted",
-    "wait_for",
+    "connection_available", "described_status", "find_operation", "listed_in_progress", "operation_finished",
+    "readable", "service_deleted", "service_settled", "unlisted", "wait_for",
 ]  # fmt: skip
 
 
@@ -167,12 +167,47 @@ _OPERATION_HINTS = {
 }
 
 
+def listed_in_progress(clients: Clients, service_arn: str, since: float) -> bool:
+    """In a batch (``clients.shared``): a ListServices pass sent after ``since`` (and after the last
+    change of the service), shared with the other environments, lists the service as
+    OPERATION_IN_PROGRESS. That status means an operation runs (App Runner API reference, "Service":
+    Status), so its own ListOperations can wait; any other status, or none, says nothing of *which*
+    operation ended how (a rolled-back update is RUNNING too), so the caller asks ListOperations."""
+    shared = getattr(clients, "shared", None)
+    if shared is None:
+        return False
+    last = shared.peek("ListServices")
+    if last is not None and last.pages > POLL_MAX_PAGES:  # a big account: one pass costs more than it saves
+        return False
+    name = resource_of({"ServiceArn": service_arn})
+    listed = shared_listing(
+        clients, "ListServices", "ServiceSummaryList", resource=f"service {service_arn}",
+        concerns=lambda r: r == name, max_age=POLL_MAX_AGE_S, since=since,
+    ).items  # fmt: skip
+    status = next((s.get("Status") for s in listed if s.get("ServiceArn") == service_arn), None)
+    return str(status).upper() == "OPERATION_IN_PROGRESS"
+
+
 def operation_finished(
     clients: Clients, service_arn: str, operation_id: str | None, *, operation_type: str, what: str
 ) -> WaitSpec:
-    """The service operation ended SUCCEEDED; FAILED and ROLLBACK_* are failures (L3)."""
+    """The service operation ended SUCCEEDED; FAILED and ROLLBACK_* are failures (L3).
+
+    In a batch, a poll first looks at a shared ListServices pass sent after the previous poll (after
+    the change, for the first): while it lists the service OPERATION_IN_PROGRESS, it answers
+    IN_PROGRESS without a request of its own (``listed_in_progress``); the end is always read from the
+    operation itself.
+    """
+    shared = getattr(clients, "shared", None)
+    wall = shared.clock if shared is not None else time.time  # the shared listings' clock
+    since = [wall()]  # the change was answered before this
 
     def fetch() -> str:
+        try:
+            if listed_in_progress(clients, service_arn, since[0]):
+                return "IN_PROGRESS"
+        finally:
+            since[0] = wall()
         found = find_operation(clients, service_arn, operation_id, operation_type)
         return found.get("Status", "PENDING") if found else "PENDING"
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any, Unpack
 
-from runbook_lib.aws import call, paginate
+from runbook_lib.aws import call, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import (
     InvalidRequest,
@@ -24,6 +24,7 @@ from runbook_lib.network.security_group import find_security_group, security_gro
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
+from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 from runbook_lib.waiters import Waits, await_read, described_status
 
 __all__ = [
@@ -128,13 +129,19 @@ def _connector_tags(clients: Clients, arn: str) -> dict[str, str]:
     return tag_map(found.get("Tags"))
 
 
-def list_vpc_connectors(clients: Clients, params: Params) -> list[dict[str, Any]]:
+def list_vpc_connectors(clients: Clients, params: Params, *, max_age: float = 0.0) -> list[dict[str, Any]]:
     """ACTIVE connectors of the name family, oldest first, ``owned`` saying whose: the configured name
-    whoever owns it, replacement names only when owned."""
+    whoever owns it, replacement names only when owned. ``max_age``: as ``service.find_service``'s."""
     base = connector_base_name(params)
-    items = paginate(
-        clients, "apprunner", "ListVpcConnectors", "VpcConnectors", resource=f"vpc connectors {base}"
-    )
+
+    def concerns(resource: str) -> bool:
+        kind, _, name = resource.partition("/")
+        return kind == "vpcconnector" and in_connector_family(base, name)
+
+    items = shared_listing(
+        clients, "ListVpcConnectors", "VpcConnectors", resource=f"vpc connectors {base}",
+        concerns=concerns, max_age=max_age,
+    ).items  # fmt: skip
     found = []
     for item in items:
         if str(item.get("Status", "")).upper() != "ACTIVE" or not in_connector_family(
@@ -149,10 +156,10 @@ def list_vpc_connectors(clients: Clients, params: Params) -> list[dict[str, Any]
 
 
 def find_vpc_connector(
-    clients: Clients, params: Params, *, network: dict[str, Any] | None = None
+    clients: Clients, params: Params, *, network: dict[str, Any] | None = None, max_age: float = 0.0
 ) -> dict[str, Any] | None:
     """The current connector: the ACTIVE family member matching ``network`` if given, else the newest."""
-    connectors = list_vpc_connectors(clients, params)
+    connectors = list_vpc_connectors(clients, params, max_age=max_age)
     return _current(params, connectors, network)
 
 
@@ -182,7 +189,7 @@ def _with_warnings(result: Result, network: dict[str, Any]) -> Result:
 def _plan_connector(
     clients: Clients, params: Params, network: dict[str, Any]
 ) -> tuple[Result, list[dict[str, Any]], dict[str, Any] | None]:
-    connectors = list_vpc_connectors(clients, params)
+    connectors = list_vpc_connectors(clients, params, max_age=LOOKUP_MAX_AGE_S)  # before any change
     for connector in connectors:
         if not connector["owned"]:  # NotOwned unless adopted
             claim(params, "vpc_connector", connector["name"], connector["arn"], connector["tags"])

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from runbook_lib import audit, budget, lock, report, signals
+from runbook_lib import audit, budget, lock, report, shared_reads, signals
 from runbook_lib.errors import ParameterError, RunbookError
 from runbook_lib.identity import caller, session_credentials
 from runbook_lib.redact import Redactor
@@ -225,8 +225,10 @@ def run_batch(
             log.exception("run of %s crashed", path)
             return RunResult(str(path), action, "failed", error=f"{type(err).__name__}: {err}")
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="runbook") as pool:
+    try:  # environments side by side share their listings (runbook_lib.shared_reads)
+        with shared_reads.batch_folder(jobs > 1 and len(paths) > 1), ThreadPoolExecutor(
+            max_workers=max(1, jobs), thread_name_prefix="runbook"
+        ) as pool:
             return list(pool.map(one, paths))
     finally:
         opts.kernel_pool.close()

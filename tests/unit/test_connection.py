@@ -18,6 +18,7 @@ from runbook_lib.connection import (
     wait_for_handshake,
 )
 from runbook_lib.errors import ResourceConflict, ResourceNotFound, WaitFailed, WaitTimeout
+from runbook_lib.orchestrate import _apply_connection
 from runbook_lib.params import load_params
 from runbook_lib.results import NOT_OWNED, Action
 
@@ -98,6 +99,20 @@ def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
     assert result.action is Action.CREATED and result.arn == ARN
     assert len(fake_time.sleeps) == 1
     assert "handshake" in result.detail and result.console_url == CONSOLE
+
+
+def test_a_handshake_done_by_the_time_it_is_listed_needs_no_wait(clients, stub, params, fake_time) -> None:
+    stub.add_response("list_connections", listing(), LIST)
+    made = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "ProviderType": "GITHUB"}
+    stub.add_response(
+        "create_connection",
+        {"Connection": {**made, "Status": "PENDING_HANDSHAKE"}},
+        build_create_connection_request(params),
+    )
+    stub.add_response("list_connections", listing("AVAILABLE"), LIST)  # as listed after the create
+    result = _apply_connection(clients, params, True, None, fake_time.sleep, fake_time.clock)  # waits
+    assert (result.action, result.extra["status"]) == (Action.CREATED, "AVAILABLE")
+    assert "handshake" not in result.detail  # and no more ListConnections (the stub has none left)
 
 
 def test_plan_and_provider_mismatch(clients, stub, params) -> None:
