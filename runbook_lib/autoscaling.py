@@ -20,12 +20,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Unpack
 
-from runbook_lib.aws import call, paginate
+from runbook_lib.aws import call, paginate, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import QuotaExceeded, ResourceNotFound
 from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
+from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 from runbook_lib.waiters import Waits, await_read, described_status
 
 __all__ = [
@@ -113,17 +114,16 @@ def decide_autoscaling(
 # ---------------------------------------------------------------- readers
 
 
-def _summaries(clients: Clients, params: Params) -> list[dict[str, Any]]:
+def _summaries(clients: Clients, params: Params, max_age: float = 0.0) -> list[dict[str, Any]]:
+    """The ACTIVE revisions of the name as listed (``LatestOnly=False``: every revision), oldest first.
+    ``max_age``: in a batch, an unfiltered pass of another environment that old may serve (as
+    ``connection.find_connection``'s)."""
     name = params.autoscaling.name
-    items = paginate(
-        clients,
-        "apprunner",
-        "ListAutoScalingConfigurations",
-        "AutoScalingConfigurationSummaryList",
-        resource=f"auto scaling configuration {name}",
-        AutoScalingConfigurationName=name,
-        LatestOnly=False,
-    )
+    items = shared_listing(
+        clients, "ListAutoScalingConfigurations", "AutoScalingConfigurationSummaryList",
+        resource=f"auto scaling configuration {name}", concerns=f"autoscalingconfiguration/{name}".__eq__,
+        max_age=max_age, narrowed={"AutoScalingConfigurationName": name}, LatestOnly=False,
+    ).items  # fmt: skip
     active = [
         i
         for i in items
@@ -160,13 +160,13 @@ def _used_by(clients: Clients, arn: str) -> list[str]:
     )  # fmt: skip
 
 
-def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
+def find_autoscaling(clients: Clients, params: Params, *, max_age: float = 0.0) -> list[dict[str, Any]]:
     """Every ACTIVE revision of the name, oldest first, with its settings and tags (``owned`` says whose).
 
-    One Describe and one ListTagsForResource per revision.
+    One Describe and one ListTagsForResource per revision. ``max_age``: as ``_summaries``'.
     """
     revisions = []
-    for summary in _summaries(clients, params):
+    for summary in _summaries(clients, params, max_age):
         arn = summary["AutoScalingConfigurationArn"]
         try:
             found = call(
@@ -185,8 +185,10 @@ def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
 
 
 def _claimed(clients: Clients, params: Params) -> list[dict[str, Any]]:
-    """The revisions of the name, after checking they are the runbook's (NotOwned otherwise)."""
-    revisions = find_autoscaling(clients, params)
+    """The revisions of the name, after checking they are the runbook's (NotOwned otherwise). A lookup
+    before a change (plan, ensure), or after one (the service step's): in a batch, a shared listing
+    from after the name's last change serves (``shared_reads``)."""
+    revisions = find_autoscaling(clients, params, max_age=LOOKUP_MAX_AGE_S)
     for revision in revisions:
         claim(params, "autoscaling", f"{revision['name']} revision {revision['revision']}", revision["arn"],
               revision["tags"])  # fmt: skip

@@ -17,7 +17,7 @@ from botocore import xform_name
 
 from runbook_lib.clients import STABLE, Clients, is_mutating
 from runbook_lib.errors import map_aws_error
-from runbook_lib.shared_reads import Snapshot, resource_of
+from runbook_lib.shared_reads import SHARED_MAX_PAGES, Snapshot, resource_of
 
 __all__ = [
     "MAX_PAGES", "call", "console_url", "pages", "paginate", "shared_listing",
@@ -66,20 +66,33 @@ def _note_change(clients: Clients, service: str, operation: str, request: dict[s
 
 def shared_listing(
     clients: Clients, operation: str, key: str, *, resource: str, concerns: Callable[[str], bool],
-    max_age: float, since: float = 0.0, **kwargs: Any,
+    max_age: float, since: float = 0.0, narrowed: dict[str, Any] | None = None, **kwargs: Any,
 ) -> Snapshot:  # fmt: skip
     """The items of an App Runner List call, from a snapshot shared by the batch's processes when one is
-    fresh enough for ``concerns`` (``runbook_lib.shared_reads``), else listed now (and shared)."""
+    fresh enough for ``concerns`` (``runbook_lib.shared_reads``), else listed now (and shared).
+
+    ``narrowed``: request members that narrow the listing to what the caller looks for
+    (``ConnectionName=…``); the caller then picks its items out itself. They are sent, and nothing is
+    shared, when nothing may be (no batch, ``max_age`` 0) or when the last shared pass took more than
+    ``SHARED_MAX_PAGES`` pages (a big account: the caller's own name is one request).
+    """
+    shared = getattr(clients, "shared", None)
+    if narrowed is not None and (shared is None or max_age <= 0 or _big(shared, operation)):
+        kwargs, shared = {**kwargs, **narrowed}, None
 
     def fetch() -> tuple[list[dict[str, Any]], int]:
         read = list(pages(clients, "apprunner", operation, resource=resource, **kwargs))
         return [item for page in read for item in page.get(key, [])], len(read)
 
-    shared = getattr(clients, "shared", None)
     if shared is None:
         items, count = fetch()
         return Snapshot(items, 0.0, count)
     return shared.listing(operation, fetch, concerns=concerns, max_age=max_age, since=since)
+
+
+def _big(shared: Any, operation: str) -> bool:
+    last = shared.peek(operation)
+    return last is not None and last.pages > SHARED_MAX_PAGES
 
 
 def pages(
