@@ -80,7 +80,8 @@ def remember_tags(clients: Clients, arn: str, tags: Any) -> None:
     """Note that this process has just created App Runner resource ``arn`` with ``tags`` (the create's
     answer carries its ARN; its request, the tags): see ``resource_tags``."""
     shared = getattr(clients, "shared", None)
-    clients.created_tags[arn] = (tag_map(tags), (shared.clock if shared is not None else time.time)())
+    when = (shared.clock if shared is not None else time.time)()
+    getattr(clients, "created_tags", {})[arn] = (tag_map(tags), when)
 
 
 def resource_tags(clients: Clients, arn: str, *, resource: str) -> dict[str, str]:
