@@ -20,12 +20,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Unpack
 
-from runbook_lib.aws import call, paginate
+from runbook_lib.aws import call, paginate, remember_tags, resource_tags, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import QuotaExceeded, ResourceNotFound
-from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
+from runbook_lib.ownership import claim, is_owned, tag_list
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result, diff_fields
+from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 from runbook_lib.waiters import Waits, await_read, described_status
 
 __all__ = [
@@ -113,17 +114,16 @@ def decide_autoscaling(
 # ---------------------------------------------------------------- readers
 
 
-def _summaries(clients: Clients, params: Params) -> list[dict[str, Any]]:
+def _summaries(clients: Clients, params: Params, max_age: float = 0.0) -> list[dict[str, Any]]:
+    """The ACTIVE revisions of the name as listed (``LatestOnly=False``: every revision), oldest first.
+    ``max_age``: in a batch, an unfiltered pass of another environment that old may serve (as
+    ``connection.find_connection``'s)."""
     name = params.autoscaling.name
-    items = paginate(
-        clients,
-        "apprunner",
-        "ListAutoScalingConfigurations",
-        "AutoScalingConfigurationSummaryList",
-        resource=f"auto scaling configuration {name}",
-        AutoScalingConfigurationName=name,
-        LatestOnly=False,
-    )
+    items = shared_listing(
+        clients, "ListAutoScalingConfigurations", "AutoScalingConfigurationSummaryList",
+        resource=f"auto scaling configuration {name}", concerns=f"autoscalingconfiguration/{name}".__eq__,
+        max_age=max_age, narrowed={"AutoScalingConfigurationName": name}, LatestOnly=False,
+    ).items  # fmt: skip
     active = [
         i
         for i in items
@@ -146,10 +146,39 @@ def _revision(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _described(clients: Clients, summary: dict[str, Any]) -> dict[str, Any]:
+    """A listed revision with its settings: DescribeAutoScalingConfiguration, or none when this process
+    already knows them (``clients.revision_settings``, from its create or an earlier Describe).
+
+    A revision's MaxConcurrency, MinSize and MaxSize never change (a change is a new revision), and they
+    are all the listing lacks: once known, the rest comes from the listing (Status, HasAssociatedService,
+    IsDefault: as fresh as the listing, which in a batch is at most ``LOOKUP_MAX_AGE_S`` old and newer
+    than the name's last change, and outside a batch listed now; the in-use flag only proposes revisions
+    to delete, which ``_evict`` and ``_delete_unused`` check with ListServicesForAutoScalingConfiguration,
+    or at the quota refuses with QuotaExceeded, which a re-run retries).
+    """
+    arn = summary["AutoScalingConfigurationArn"]
+    settings = getattr(clients, "revision_settings", {}).get(arn)
+    if settings is not None and {"HasAssociatedService", "IsDefault"} <= summary.keys():
+        return {**summary, **settings}
+    found = call(
+        clients, "apprunner", "DescribeAutoScalingConfiguration",
+        resource=f"auto scaling configuration {arn}", AutoScalingConfigurationArn=arn,
+    )["AutoScalingConfiguration"]  # fmt: skip
+    _remember_settings(clients, found)
+    return found
+
+
+def _remember_settings(clients: Clients, revision: dict[str, Any]) -> None:
+    keys = ("MaxConcurrency", "MinSize", "MaxSize")
+    if all(revision.get(k) is not None for k in keys):
+        known = getattr(clients, "revision_settings", {})
+        known[revision["AutoScalingConfigurationArn"]] = {k: revision[k] for k in keys}
+
+
 def _tags(clients: Clients, arn: str) -> dict[str, str]:
-    what = f"auto scaling configuration {arn}"
-    found = call(clients, "apprunner", "ListTagsForResource", resource=what, ResourceArn=arn)
-    return tag_map(found.get("Tags"))
+    """Its tags; those of a revision this run created, without a request (``aws.resource_tags``)."""
+    return resource_tags(clients, arn, resource=f"auto scaling configuration {arn}")
 
 
 def _used_by(clients: Clients, arn: str) -> list[str]:
@@ -160,22 +189,17 @@ def _used_by(clients: Clients, arn: str) -> list[str]:
     )  # fmt: skip
 
 
-def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
+def find_autoscaling(clients: Clients, params: Params, *, max_age: float = 0.0) -> list[dict[str, Any]]:
     """Every ACTIVE revision of the name, oldest first, with its settings and tags (``owned`` says whose).
 
-    One Describe and one ListTagsForResource per revision.
+    One Describe and one ListTagsForResource per revision, unless this process knows its settings and
+    its tags (see ``_described`` and ``_tags``). ``max_age``: as ``_summaries``'.
     """
     revisions = []
-    for summary in _summaries(clients, params):
+    for summary in _summaries(clients, params, max_age):
         arn = summary["AutoScalingConfigurationArn"]
         try:
-            found = call(
-                clients,
-                "apprunner",
-                "DescribeAutoScalingConfiguration",
-                resource=f"auto scaling configuration {arn}",
-                AutoScalingConfigurationArn=arn,
-            )["AutoScalingConfiguration"]
+            found = _described(clients, summary)
             tags = _tags(clients, arn)
         except ResourceNotFound:  # deleted between list and describe
             continue
@@ -185,8 +209,10 @@ def find_autoscaling(clients: Clients, params: Params) -> list[dict[str, Any]]:
 
 
 def _claimed(clients: Clients, params: Params) -> list[dict[str, Any]]:
-    """The revisions of the name, after checking they are the runbook's (NotOwned otherwise)."""
-    revisions = find_autoscaling(clients, params)
+    """The revisions of the name, after checking they are the runbook's (NotOwned otherwise). A lookup
+    before a change (plan, ensure), or after one (the service step's): in a batch, a shared listing
+    from after the name's last change serves (``shared_reads``)."""
+    revisions = find_autoscaling(clients, params, max_age=LOOKUP_MAX_AGE_S)
     for revision in revisions:
         claim(params, "autoscaling", f"{revision['name']} revision {revision['revision']}", revision["arn"],
               revision["tags"])  # fmt: skip
@@ -290,14 +316,14 @@ def ensure_autoscaling(
             aws_message=f"{REVISION_QUOTA} revisions per name, none unused",
         )
     _evict(clients, params, decision.evict, **waits)
+    request = build_create_autoscaling_request(params)
     created = call(
-        clients,
-        "apprunner",
-        "CreateAutoScalingConfiguration",
-        resource=f"auto scaling configuration {name}",
-        **build_create_autoscaling_request(params),
-    )["AutoScalingConfiguration"]
+        clients, "apprunner", "CreateAutoScalingConfiguration", resource=f"auto scaling configuration {name}",
+        **request,
+    )["AutoScalingConfiguration"]  # fmt: skip
     new_arn = created["AutoScalingConfigurationArn"]
+    _remember_settings(clients, created)  # the service step then needs no Describe or tags of it
+    remember_tags(clients, new_arn, request["Tags"])
     await_revisions(clients, [new_arn], deleted=False, **waits)
     action = Action.CREATED if decision.action is Action.CREATE else Action.UPDATED
     evicted = [r["arn"] for r in decision.evict]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,10 +18,12 @@ from botocore import xform_name
 
 from runbook_lib.clients import STABLE, Clients, is_mutating
 from runbook_lib.errors import map_aws_error
-from runbook_lib.shared_reads import Snapshot, resource_of
+from runbook_lib.ownership import tag_map
+from runbook_lib.shared_reads import SHARED_MAX_PAGES, Snapshot, resource_of
 
 __all__ = [
-    "MAX_PAGES", "call", "console_url", "pages", "paginate", "shared_listing",
+    "CREATED_TAGS_KEEP_S", "MAX_PAGES", "call", "console_url", "pages", "paginate", "remember_tags",
+    "resource_tags", "shared_listing",
 ]  # fmt: skip
 
 
@@ -55,31 +58,82 @@ def call(clients: Clients, service: str, operation: str, *, resource: str, **kwa
 
 
 def _note_change(clients: Clients, service: str, operation: str, request: dict[str, Any]) -> None:
-    """A changing App Runner call (answered or not) hides every shared listing sent before it."""
-    shared = getattr(clients, "shared", None)
-    if shared is None or service != "apprunner" or not is_mutating(operation):
+    """A changing App Runner call (answered or not) hides every shared listing sent before it, and
+    the tags this process remembers of that resource (``resource_tags``)."""
+    if service != "apprunner" or not is_mutating(operation):
         return
     changed = resource_of(request)
-    if changed is not None:
+    if changed is None:
+        return
+    known = getattr(clients, "created_tags", {})
+    for arn in [a for a in known if resource_of({"ResourceArn": a}) == changed]:
+        del known[arn]
+    shared = getattr(clients, "shared", None)
+    if shared is not None:
         shared.note_mutation(changed)
+
+
+CREATED_TAGS_KEEP_S = 600.0  # remembered tags older than this are read again
+
+
+def remember_tags(clients: Clients, arn: str, tags: Any) -> None:
+    """Note that this process has just created App Runner resource ``arn`` with ``tags`` (the create's
+    answer carries its ARN; its request, the tags): see ``resource_tags``."""
+    shared = getattr(clients, "shared", None)
+    when = (shared.clock if shared is not None else time.time)()
+    getattr(clients, "created_tags", {})[arn] = (tag_map(tags), when)
+
+
+def resource_tags(clients: Clients, arn: str, *, resource: str) -> dict[str, str]:
+    """The tags of an App Runner resource as a mapping (ListTagsForResource).
+
+    A resource this process created with those tags moments ago (``remember_tags``: a later step of the
+    same run, e.g. the service step checking the connector and revision it uses) is answered without a
+    request while nothing can have changed its tags since: no changing call of this process on it (``call``
+    forgets them), none that another process of the batch noted (``shared_reads``), and at most
+    ``CREATED_TAGS_KEEP_S`` ago. What it cannot see: someone outside the runbook re-tagging, within
+    those minutes, a resource this run has just created.
+    """
+    known = getattr(clients, "created_tags", {}).get(arn)
+    shared = getattr(clients, "shared", None)
+    now = (shared.clock if shared is not None else time.time)()
+    if known is not None and now - known[1] <= CREATED_TAGS_KEEP_S:
+        changed = resource_of({"ResourceArn": arn})
+        if shared is None or shared.changed_since(lambda r: r == changed) <= known[1]:
+            return dict(known[0])
+    found = call(clients, "apprunner", "ListTagsForResource", resource=resource, ResourceArn=arn)
+    return tag_map(found.get("Tags"))
 
 
 def shared_listing(
     clients: Clients, operation: str, key: str, *, resource: str, concerns: Callable[[str], bool],
-    max_age: float, since: float = 0.0, **kwargs: Any,
+    max_age: float, since: float = 0.0, narrowed: dict[str, Any] | None = None, **kwargs: Any,
 ) -> Snapshot:  # fmt: skip
     """The items of an App Runner List call, from a snapshot shared by the batch's processes when one is
-    fresh enough for ``concerns`` (``runbook_lib.shared_reads``), else listed now (and shared)."""
+    fresh enough for ``concerns`` (``runbook_lib.shared_reads``), else listed now (and shared).
+
+    ``narrowed``: request members that narrow the listing to what the caller looks for
+    (``ConnectionName=…``); the caller then picks its items out itself. They are sent, and nothing is
+    shared, when nothing may be (no batch, ``max_age`` 0) or when the last shared pass took more than
+    ``SHARED_MAX_PAGES`` pages (a big account: the caller's own name is one request).
+    """
+    shared = getattr(clients, "shared", None)
+    if narrowed is not None and (shared is None or max_age <= 0 or _big(shared, operation)):
+        kwargs, shared = {**kwargs, **narrowed}, None
 
     def fetch() -> tuple[list[dict[str, Any]], int]:
         read = list(pages(clients, "apprunner", operation, resource=resource, **kwargs))
         return [item for page in read for item in page.get(key, [])], len(read)
 
-    shared = getattr(clients, "shared", None)
     if shared is None:
         items, count = fetch()
         return Snapshot(items, 0.0, count)
     return shared.listing(operation, fetch, concerns=concerns, max_age=max_age, since=since)
+
+
+def _big(shared: Any, operation: str) -> bool:
+    last = shared.peek(operation)
+    return last is not None and last.pages > SHARED_MAX_PAGES
 
 
 def pages(

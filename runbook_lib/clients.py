@@ -91,6 +91,11 @@ class Clients:
         self.read_only = False  # inside read_only_scope(): every read is memoized
         self.budget: Any = None  # runbook_lib.throttle.Budget: App Runner requests wait for a token
         self.shared: Any = None  # runbook_lib.shared_reads.SharedReads: a batch's shared listings
+        # what this process created or read that only a change can alter, kept across the notebooks of a
+        # kernel (make_clients keeps them): ARN -> (tags it created it with, when) (aws.resource_tags),
+        # and auto scaling revision ARN -> its settings, which never change (autoscaling)
+        self.created_tags: dict[str, tuple[dict[str, str], float]] = {}
+        self.revision_settings: dict[str, dict[str, Any]] = {}
 
     @contextlib.contextmanager
     def read_only_scope(self) -> Iterator[None]:
@@ -169,6 +174,8 @@ class Clients:
 # Kernels the runner starts (runbook_lib.kernel) set this: their notebooks run one after another in one
 # thread, so each notebook's make_clients hands back the previous notebook's Clients, emptied (no calls,
 # listeners or memo: as new), instead of building every boto3 client again (~0.1 s of CPU a notebook).
+# Kept: what only a change can alter (created_tags, revision_settings), so a later step of the same run
+# need not read again what an earlier one created.
 REUSE_ENV = "RUNBOOK_REUSE_CLIENTS"
 _REUSED: dict[tuple[Any, ...], Clients] = {}
 

@@ -7,16 +7,18 @@ Connections are immutable; a reused connection (maybe shared with other services
 
 from __future__ import annotations
 
-import functools
 import logging
+import time
+from collections.abc import Callable
 from typing import Any, Unpack
 
-from runbook_lib.aws import call, console_url, paginate
+from runbook_lib.aws import call, console_url, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceConflict, ResourceNotFound
 from runbook_lib.ownership import is_owned, tag_list, tag_map
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
+from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 from runbook_lib.waiters import (
     CONNECTION_GONE_TIMEOUT_S,
     GONE,
@@ -55,17 +57,22 @@ def build_create_connection_request(params: Params) -> dict[str, Any]:
     }
 
 
-def find_connection(clients: Clients, params: Params) -> dict[str, Any] | None:
+def find_connection(
+    clients: Clients, params: Params, *, max_age: float = 0.0, since: float = 0.0
+) -> dict[str, Any] | None:
     """The connection named in the params: ``{name, arn, provider, status}``, or None (DELETED = absent).
 
     ListConnections answering ResourceNotFoundException (outside its model) also means absent, as the
-    Terraform provider reads it (``internal/service/apprunner/connection.go``)."""
+    Terraform provider reads it (``internal/service/apprunner/connection.go``). ``max_age``, ``since``:
+    in a batch, an unfiltered ListConnections pass of another environment that old (and sent after
+    ``since``) may serve (``aws.shared_listing``); 0, the default, asks for this name now."""
     name = params.connection.name
     try:
-        items = paginate(
-            clients, "apprunner", "ListConnections", "ConnectionSummaryList",
-            resource=f"{RESOURCE} {name}", ConnectionName=name,
-        )  # fmt: skip
+        items = shared_listing(
+            clients, "ListConnections", "ConnectionSummaryList", resource=f"{RESOURCE} {name}",
+            concerns=f"connection/{name}".__eq__, max_age=max_age, since=since,
+            narrowed={"ConnectionName": name},
+        ).items  # fmt: skip
     except ResourceNotFound:
         return None
     for item in items:
@@ -127,7 +134,7 @@ def _refuse_provider_change(params: Params, observed: dict[str, Any], changes: t
 
 def plan_connection(clients: Clients, params: Params) -> Result:
     """CREATE when absent, else UNCHANGED (read-only)."""
-    observed = find_connection(clients, params)
+    observed = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S)
     if observed is None:
         return _result(params, Action.CREATE, None, detail="will be created PENDING_HANDSHAKE")
     changes = diff_connection(params, observed)
@@ -144,15 +151,28 @@ def _adoption(clients: Clients, params: Params, observed: dict[str, Any]) -> tup
     return () if is_owned(params, tags) else (Change("tags", tags or None, dict(params.owned_tags)),)
 
 
-def _listed_status(clients: Clients, params: Params) -> str:
-    found = find_connection(clients, params)
-    return found["status"] if found else GONE
+def _listed_status(clients: Clients, params: Params) -> Callable[[], str]:
+    """A wait's fetch: the status as listed (GONE when absent). In a batch, a shared pass sent after the
+    previous poll (after this process's create or delete, for the first) answers a poll as well as a
+    request of its own would (``aws.shared_listing``)."""
+    shared = getattr(clients, "shared", None)
+    wall = shared.clock if shared is not None else time.time  # the shared listings' clock
+    since = [wall()]
+
+    def fetch() -> str:
+        try:
+            found = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S, since=since[0])
+        finally:
+            since[0] = wall()
+        return found["status"] if found else GONE
+
+    return fetch
 
 
 def ensure_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) -> Result:
     """Reuse the connection of that name, or create it (PENDING_HANDSHAKE) and wait until it is listed
     (reads may lag the create). Never waits for the handshake."""
-    observed = find_connection(clients, params)
+    observed = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S)
     if observed is not None:
         _refuse_provider_change(params, observed, diff_connection(params, observed))
         adopt = _adoption(clients, params, observed)
@@ -168,7 +188,7 @@ def ensure_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) 
         **build_create_connection_request(params),
     )["Connection"]  # fmt: skip
     log.info("created connection %s (%s)", params.connection.name, made.get("Status"))
-    fetch = functools.partial(_listed_status, clients, params)
+    fetch = _listed_status(clients, params)
     spec = readable(f"{RESOURCE} {params.connection.name}", fetch, ready=LIVE_CONNECTION)
     listed = wait_for(spec, timeout=READABLE_TIMEOUT_S, **waits)
     observed = {
@@ -194,7 +214,7 @@ def wait_for_handshake(
     ``timeout`` defaults to ``params.connection.handshake_timeout_s``. WaitTimeout (with the console URL
     and "re-run") when it stays PENDING_HANDSHAKE; WaitFailed on ERROR; ResourceNotFound when absent.
     """
-    observed = find_connection(clients, params)
+    observed = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S)
     if observed is None:
         raise ResourceNotFound(
             "Run the `connection` step first (it creates the connection).",
@@ -204,7 +224,7 @@ def wait_for_handshake(
             aws_message="no connection of that name",
         )
     console = connections_console(params.region)
-    fetch = functools.partial(_listed_status, clients, params)
+    fetch = _listed_status(clients, params)
     spec = connection_available(params.connection.name, fetch, console=console)
     limit = params.connection.handshake_timeout_s if timeout is None else timeout
     status = wait_for(spec, timeout=limit, **{**waits, "on_progress": on_status})
@@ -223,7 +243,7 @@ def delete_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) 
     """Delete the connection (DELETED) and wait until it is no longer listed (Terraform waits up to
     5 min), or report it ABSENT; KEPT when it is not the runbook's (it is shared per account: reused by
     name, deleted only when owned). Fails while a service uses it."""
-    observed = find_connection(clients, params)
+    observed = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S)
     if observed is None:
         return _result(params, Action.ABSENT, None)
     if not is_owned(params, _tags(clients, params, observed["arn"])):
@@ -235,7 +255,7 @@ def delete_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) 
         )  # fmt: skip
     except ResourceNotFound:
         return _result(params, Action.ABSENT, None)
-    fetch = functools.partial(_listed_status, clients, params)
+    fetch = _listed_status(clients, params)
     spec = unlisted(f"{RESOURCE} {params.connection.name}", fetch)
     wait_for(spec, timeout=CONNECTION_GONE_TIMEOUT_S, **waits)
     return _result(params, Action.DELETED, {**observed, "status": "DELETED"})

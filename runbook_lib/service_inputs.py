@@ -50,8 +50,10 @@ def resolve_inputs(clients: Clients, params: Params) -> ServiceInputs:
 
 
 def resolve_inputs_with(clients: Clients, params: Params, service: dict[str, Any] | None) -> ServiceInputs:
-    conn = (
-        {"arn": "", "status": "AVAILABLE"} if params.connection is None else find_connection(clients, params)
+    conn = (  # in a batch, a shared listing after the last change of the connection (its create) serves
+        {"arn": "", "status": "AVAILABLE"}
+        if params.connection is None
+        else find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S)
     )
     if conn is None:
         raise missing("connection", f"connection {params.connection.name}")

@@ -1,11 +1,14 @@
 """Listings shared by every process of a batch: one ListServices pass serves the lookups and operation
 polls of many environments.
 
-Each environment of a batch runs in its own kernel process, and each lists the account's services
-(and VPC connectors) by name, and polls its own service operation, while every App Runner request
-takes a token of the batch's shared budget (``runbook_lib.throttle``). So a listing is kept in a small
-file next to the budget's (``RUNBOOK_BUDGET_DIR``), with the time its request was sent, under the same
-``flock`` style; any process may answer a lookup from it instead of listing again.
+Each environment of a batch runs in its own kernel process, and each looks up its services, VPC
+connectors, source connections and auto scaling revisions by name, and polls its own service operation,
+while every App Runner request takes a token of the batch's shared budget (``runbook_lib.throttle``).
+So a listing is kept in a small file next to the budget's (``RUNBOOK_BUDGET_DIR``), with the time its
+request was sent, under the same ``flock`` style; any process may answer a lookup from it instead of
+listing again. A lookup that a single run makes by name (ListConnections with ConnectionName,
+ListAutoScalingConfigurations with AutoScalingConfigurationName) shares an unfiltered pass instead and
+picks its name out of it; beyond ``SHARED_MAX_PAGES`` pages, it asks for its name alone again.
 
 A snapshot is only used when it cannot hide a change the caller must see:
 
@@ -41,7 +44,8 @@ from typing import Any
 from runbook_lib import throttle
 
 __all__ = [
-    "ENABLE_ENV", "KEEP_S", "LOOKUP_MAX_AGE_S", "POLL_MAX_AGE_S", "POLL_MAX_PAGES", "SharedReads", "Snapshot",
+    "ENABLE_ENV", "KEEP_S", "LOOKUP_MAX_AGE_S", "POLL_MAX_AGE_S", "POLL_MAX_PAGES", "SHARED_MAX_PAGES",
+    "SharedReads", "Snapshot",
     "batch_folder", "from_environment", "resource_of",
 ]  # fmt: skip
 
@@ -53,12 +57,18 @@ LOOKUP_MAX_AGE_S = 5.0  # a lookup before a step changes anything may use a list
 # hide the end of the operation until the next poll (up to 10 s later), so it stays short
 POLL_MAX_AGE_S = 0.5
 POLL_MAX_PAGES = 3  # beyond this many pages of ListServices, a poll asks for its own operation instead
+# beyond this many pages of a shared pass, a lookup that can list its own name alone does so (one request)
+SHARED_MAX_PAGES = 3
 KEEP_S = 600.0  # change records older than this are dropped (every max_age is far below it)
 _LOCAL = threading.Lock()  # flock excludes other processes; this, our own threads
 # App Runner ARNs: arn:aws:apprunner:<region>:<account>:<type>/<name>/<id...> (App Runner API reference,
 # "Service" and "VpcConnector" data types: ServiceArn, VpcConnectorArn)
 _ARN = re.compile(r"^arn:[^:]+:apprunner:[^:]*:[^:]*:([a-z]+)/([^/]+)")
-_NAMES = {"ServiceName": "service", "VpcConnectorName": "vpcconnector"}
+_NAMES = {
+    "ServiceName": "service", "VpcConnectorName": "vpcconnector", "ConnectionName": "connection",
+    "AutoScalingConfigurationName": "autoscalingconfiguration",
+}  # fmt: skip
+_ARNS = ("ServiceArn", "VpcConnectorArn", "ConnectionArn", "AutoScalingConfigurationArn", "ResourceArn")
 
 
 def resource_of(request: dict[str, Any]) -> str | None:
@@ -66,7 +76,7 @@ def resource_of(request: dict[str, Any]) -> str | None:
     for member, kind in _NAMES.items():
         if isinstance(request.get(member), str):
             return f"{kind}/{request[member]}"
-    for member in ("ServiceArn", "VpcConnectorArn", "ResourceArn"):
+    for member in _ARNS:
         found = _ARN.match(str(request.get(member) or ""))
         if found:
             return f"{found.group(1)}/{found.group(2)}"

@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any, Unpack
 
-from runbook_lib.aws import call, shared_listing
+from runbook_lib.aws import call, remember_tags, resource_tags, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import (
     InvalidRequest,
@@ -21,7 +21,7 @@ from runbook_lib.errors import (
 from runbook_lib.network.dependents import CONNECTOR_DELETE_TIMEOUT_S, delete_when_free
 from runbook_lib.network.resolve import NO_NETWORK, _require_network, _resolve_subnets, network_warnings
 from runbook_lib.network.security_group import find_security_group, security_group_name
-from runbook_lib.ownership import claim, is_owned, tag_list, tag_map
+from runbook_lib.ownership import claim, is_owned, tag_list
 from runbook_lib.params import Params
 from runbook_lib.results import NOT_OWNED, Action, Change, Result
 from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
@@ -124,9 +124,8 @@ def _connector(item: dict[str, Any], tags: dict[str, str], owned: bool) -> dict[
 
 
 def _connector_tags(clients: Clients, arn: str) -> dict[str, str]:
-    what = f"vpc connector {arn}"
-    found = call(clients, "apprunner", "ListTagsForResource", resource=what, ResourceArn=arn)
-    return tag_map(found.get("Tags"))
+    """Its tags; those of a connector this run created, without a request (``aws.resource_tags``)."""
+    return resource_tags(clients, arn, resource=f"vpc connector {arn}")
 
 
 def list_vpc_connectors(clients: Clients, params: Params, *, max_age: float = 0.0) -> list[dict[str, Any]]:
@@ -262,6 +261,7 @@ def ensure_vpc_connector(
     request = build_create_vpc_connector_request(params, network, name)
     created = call(clients, "apprunner", "CreateVpcConnector", resource=f"vpc connector {name}", **request)
     arn = created["VpcConnector"]["VpcConnectorArn"]
+    remember_tags(clients, arn, request["Tags"])
     await_connector(clients, arn, deleted=False, **waits)
     extra: dict[str, Any] = {"connector_name": name}
     action = Action.CREATED

@@ -10,6 +10,7 @@ from botocore.validate import validate_parameters
 from unit_helpers import ACCOUNT, demo_params
 
 from runbook_lib import autoscaling
+from runbook_lib.clients import make_clients
 from runbook_lib.errors import QuotaExceeded
 from runbook_lib.ownership import NotOwned
 from runbook_lib.results import NOT_OWNED, Action
@@ -27,6 +28,23 @@ SERVICE = f"arn:aws:apprunner:us-east-1:{ACCOUNT}:service/other/0123"
 
 def make_params(**overrides):
     return demo_params({"autoscaling": {"max_concurrency": 50, "min_size": 1, "max_size": 5}}, **overrides)
+
+
+class _Unkept(dict):
+    """A memo that keeps nothing."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+@pytest.fixture
+def clients(aws_env, no_network):
+    """Clients that remember no revision between ``observe``s: these tests give one revision ARN other
+    settings from one observation to the next, which App Runner never does (``autoscaling._described``);
+    what a run remembers is tested in test_run_memo.py."""
+    made = make_clients(region="us-east-1")
+    made.revision_settings, made.created_tags = _Unkept(), _Unkept()
+    return made
 
 
 @pytest.fixture

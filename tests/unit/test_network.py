@@ -412,10 +412,13 @@ def connector(name="demo-app", subnets=SUBNETS, groups=(SG,), status="ACTIVE", s
 
 
 def observe_connectors(
-    apprunner: Stubber, *items: dict, owned: bool = True, tags: list | None = None
+    apprunner: Stubber, *items: dict, owned: bool = True, tags: list | None = None, created: tuple = ()
 ) -> None:
+    """ListVpcConnectors, then the tags of each family member but those this process ``created``."""
     apprunner.add_response("list_vpc_connectors", {"VpcConnectors": list(items)}, {})
     for item in items:
+        if item["VpcConnectorArn"] in created:  # tagged by its create (aws.resource_tags)
+            continue
         if item["Status"] == "ACTIVE" and network.in_connector_family("demo-app", item["VpcConnectorName"]):
             tags = tags if tags is not None else OWNED if owned else []
             apprunner.add_response(
@@ -475,10 +478,9 @@ def test_ensure_replaces_drifted_connector(clients, apprunner) -> None:
     assert result.action is Action.REPLACED and result.changed_fields == ["subnets"]
     assert result.extra["old_arn"] == CONNECTOR_ARN and result.extra["connector_name"] == new_name
     assert new_name in result.arn
-    # afterwards the new one is found as current, and the old one is reported stale
-    observe_connectors(
-        apprunner, connector(), connector(name=new_name, subnets=moved["subnet_ids"], suffix="d", day=2)
-    )
+    # afterwards the new one is found as current (its tags: as created), and the old one is reported stale
+    replacement = connector(name=new_name, subnets=moved["subnet_ids"], suffix="d", day=2)
+    observe_connectors(apprunner, connector(), replacement, created=(result.arn,))
     again = network.ensure_vpc_connector(clients, params, network=moved)
     assert (again.action, again.arn, again.extra) == (
         Action.UNCHANGED,

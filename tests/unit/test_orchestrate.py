@@ -403,7 +403,7 @@ def lookups(monkeypatch):
         "connector": {"arn": "vpc"},
         "asc": Result("autoscaling", "a", Action.UNCHANGED, arn=ASC1),
     }
-    monkeypatch.setattr(INPUTS, "find_connection", lambda *_: found["connection"])
+    monkeypatch.setattr(INPUTS, "find_connection", lambda *_, **__: found["connection"])
     monkeypatch.setattr(INPUTS, "find_service", lambda *_: None)
     monkeypatch.setattr(INPUTS, "iam", SimpleNamespace(find_instance_role=lambda *_, **__: found["role"]))
     monkeypatch.setattr(

@@ -47,7 +47,12 @@ def test_resource_of_names_and_arns() -> None:
     assert resource_of({"VpcConnectorName": "demo-vpc"}) == "vpcconnector/demo-vpc"
     connector = "arn:aws:apprunner:us-east-1:123456789012:vpcconnector/demo-vpc/1/abc"
     assert resource_of({"ResourceArn": connector}) == "vpcconnector/demo-vpc"
-    assert resource_of({"ConnectionName": "gh"}) is None
+    assert resource_of({"ConnectionName": "gh"}) == "connection/gh"
+    assert resource_of({"AutoScalingConfigurationName": "demo"}) == "autoscalingconfiguration/demo"
+    revision = "arn:aws:apprunner:us-east-1:123456789012:autoscalingconfiguration/demo/2/abc"
+    assert resource_of({"AutoScalingConfigurationArn": revision}) == "autoscalingconfiguration/demo"
+    assert resource_of({"ConnectionArn": "arn:aws:apprunner:us-east-1:1:connection/gh/c"}) == "connection/gh"
+    assert resource_of({"RoleName": "r"}) is None
 
 
 def test_a_fresh_snapshot_serves_a_second_lookup(tmp_path: Path) -> None:
