@@ -36,7 +36,7 @@ from runbook_lib.sandbox.apprunner.exceptions import (
     ResourceNotFoundException,
 )
 from runbook_lib.sandbox.apprunner.models import AppRunnerBackend, AppRunnerBackends
-from runbook_lib.sandbox.apprunner.resources import _hex32, _service_url_host
+from runbook_lib.sandbox.apprunner.resources import _hex32, _service_url_host, without_none
 
 __all__ = ["CustomDomain", "IngressConnection", "dns_target", "handlers", "validate_domain"]
 
@@ -96,15 +96,13 @@ class IngressConnection:
     deleted_at: float | None = None
 
     def to_dict(self, account_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        return without_none({
             "VpcIngressConnectionArn": self.arn, "VpcIngressConnectionName": self.name,
             "ServiceArn": self.service_arn, "Status": self.status, "AccountId": account_id,
             "DomainName": self.domain_name, "CreatedAt": self.created_at,
             "IngressVpcConfiguration": {"VpcId": self.vpc_id, "VpcEndpointId": self.endpoint_id},
-        }  # fmt: skip
-        if self.deleted_at is not None:
-            data["DeletedAt"] = self.deleted_at
-        return data
+            "DeletedAt": self.deleted_at,
+        })  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- custom domains

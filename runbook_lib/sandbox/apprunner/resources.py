@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import secrets
 import string
 import uuid
@@ -20,11 +19,8 @@ __all__ = [
     "APP_RUNNER_BUILD_PRINCIPAL", "APP_RUNNER_TASKS_PRINCIPAL", "ASC_IN_USE_MESSAGE",
     "AutoScalingConfiguration", "Connection", "DEFAULT_ASC_NAME", "DEFAULT_SUFFIX", "ENI_TAG",
     "ObservabilityConfiguration", "Operation", "PARTITION", "Service", "VpcConnector", "check_cpu_memory",
-    "decode_token", "encode_token",
+    "decode_token", "encode_token", "without_none",
 ]  # fmt: skip
-
-
-log = logging.getLogger(__name__)
 
 PARTITION = "aws"
 APP_RUNNER_TASKS_PRINCIPAL = "tasks.apprunner.amazonaws.com"
@@ -36,6 +32,11 @@ ASC_IN_USE_MESSAGE = (
     "You can't delete the auto scaling configuration. It's used by one or more services. "
     "To delete it, update the services to use other auto scaling configurations."
 )
+
+
+def without_none(data: dict[str, Any]) -> dict[str, Any]:
+    """An answer's members without the unset ones (AWS leaves out what a resource does not have yet)."""
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _hex32() -> str:
@@ -185,18 +186,12 @@ class VpcConnector:
     deleted_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "VpcConnectorName": self.name,
-            "VpcConnectorArn": self.arn,
-            "VpcConnectorRevision": self.revision,
-            "Subnets": list(self.subnets),
-            "SecurityGroups": list(self.security_groups),
-            "Status": self.status,
-            "CreatedAt": self.created_at,
-        }
-        if self.deleted_at is not None:
-            data["DeletedAt"] = self.deleted_at
-        return data
+        return without_none({
+            "VpcConnectorName": self.name, "VpcConnectorArn": self.arn,
+            "VpcConnectorRevision": self.revision, "Subnets": list(self.subnets),
+            "SecurityGroups": list(self.security_groups), "Status": self.status, "CreatedAt": self.created_at,
+            "DeletedAt": self.deleted_at,
+        })  # fmt: skip
 
 
 @dataclass
@@ -210,17 +205,11 @@ class Operation:
     updated_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "Id": self.id,
-            "Type": self.type,
-            "Status": self.status,
-            "TargetArn": self.target_arn,
-            "StartedAt": self.started_at,
-            "UpdatedAt": self.updated_at or self.started_at,
-        }
-        if self.ended_at is not None:
-            data["EndedAt"] = self.ended_at
-        return data
+        return without_none({
+            "Id": self.id, "Type": self.type, "Status": self.status, "TargetArn": self.target_arn,
+            "StartedAt": self.started_at, "UpdatedAt": self.updated_at or self.started_at,
+            "EndedAt": self.ended_at,
+        })  # fmt: skip
 
 
 @dataclass
