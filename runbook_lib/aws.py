@@ -12,7 +12,7 @@ import copy
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore import xform_name
 
@@ -22,12 +22,13 @@ from runbook_lib.ownership import tag_map
 from runbook_lib.shared_reads import SHARED_MAX_PAGES, Snapshot, resource_of
 
 __all__ = [
-    "CREATED_TAGS_KEEP_S", "MAX_PAGES", "call", "console_url", "pages", "paginate", "remember_tags",
-    "resource_tags", "shared_listing",
+    "CREATED_TAGS_KEEP_S", "MAX_PAGES", "call", "console_url", "pages", "paginate", "polled_since",
+    "remember_tags", "resource_tags", "shared_listing", "wall_clock",
 ]  # fmt: skip
 
 
 MAX_PAGES = 1000
+T = TypeVar("T")
 
 
 def call(clients: Clients, service: str, operation: str, *, resource: str, **kwargs: Any) -> dict[str, Any]:
@@ -76,12 +77,31 @@ def _note_change(clients: Clients, service: str, operation: str, request: dict[s
 CREATED_TAGS_KEEP_S = 600.0  # remembered tags older than this are read again
 
 
+def wall_clock(clients: Clients) -> Callable[[], float]:
+    """The clock of the batch's shared listings (``shared_reads``), or the wall clock outside a batch."""
+    shared = getattr(clients, "shared", None)
+    return shared.clock if shared is not None else time.time
+
+
+def polled_since(clients: Clients, read: Callable[[float], T]) -> Callable[[], T]:
+    """A wait's poll of ``read(since)``: ``since`` is when the previous poll read (for the first, now:
+    after the change the wait is for), so a shared listing serves a poll only if sent after that."""
+    wall = wall_clock(clients)
+    since = [wall()]
+
+    def poll() -> T:
+        try:
+            return read(since[0])
+        finally:
+            since[0] = wall()
+
+    return poll
+
+
 def remember_tags(clients: Clients, arn: str, tags: Any) -> None:
     """Note that this process has just created App Runner resource ``arn`` with ``tags`` (the create's
     answer carries its ARN; its request, the tags): see ``resource_tags``."""
-    shared = getattr(clients, "shared", None)
-    when = (shared.clock if shared is not None else time.time)()
-    getattr(clients, "created_tags", {})[arn] = (tag_map(tags), when)
+    getattr(clients, "created_tags", {})[arn] = (tag_map(tags), wall_clock(clients)())
 
 
 def resource_tags(clients: Clients, arn: str, *, resource: str) -> dict[str, str]:
@@ -96,8 +116,7 @@ def resource_tags(clients: Clients, arn: str, *, resource: str) -> dict[str, str
     """
     known = getattr(clients, "created_tags", {}).get(arn)
     shared = getattr(clients, "shared", None)
-    now = (shared.clock if shared is not None else time.time)()
-    if known is not None and now - known[1] <= CREATED_TAGS_KEEP_S:
+    if known is not None and wall_clock(clients)() - known[1] <= CREATED_TAGS_KEEP_S:
         changed = resource_of({"ResourceArn": arn})
         if shared is None or shared.changed_since(lambda r: r == changed) <= known[1]:
             return dict(known[0])
@@ -118,7 +137,9 @@ def shared_listing(
     ``SHARED_MAX_PAGES`` pages (a big account: the caller's own name is one request).
     """
     shared = getattr(clients, "shared", None)
-    if narrowed is not None and (shared is None or max_age <= 0 or _big(shared, operation)):
+    if narrowed is not None and (
+        shared is None or max_age <= 0 or shared.over_pages(operation, SHARED_MAX_PAGES)
+    ):
         kwargs, shared = {**kwargs, **narrowed}, None
 
     def fetch() -> tuple[list[dict[str, Any]], int]:
@@ -129,11 +150,6 @@ def shared_listing(
         items, count = fetch()
         return Snapshot(items, 0.0, count)
     return shared.listing(operation, fetch, concerns=concerns, max_age=max_age, since=since)
-
-
-def _big(shared: Any, operation: str) -> bool:
-    last = shared.peek(operation)
-    return last is not None and last.pages > SHARED_MAX_PAGES
 
 
 def pages(

@@ -8,11 +8,10 @@ Connections are immutable; a reused connection (maybe shared with other services
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, Unpack
 
-from runbook_lib.aws import call, console_url, shared_listing
+from runbook_lib.aws import call, console_url, polled_since, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import ResourceConflict, ResourceNotFound
 from runbook_lib.ownership import is_owned, tag_list, tag_map
@@ -155,18 +154,11 @@ def _listed_status(clients: Clients, params: Params) -> Callable[[], str]:
     """A wait's fetch: the status as listed (GONE when absent). In a batch, a shared pass sent after the
     previous poll (after this process's create or delete, for the first) answers a poll as well as a
     request of its own would (``aws.shared_listing``)."""
-    shared = getattr(clients, "shared", None)
-    wall = shared.clock if shared is not None else time.time  # the shared listings' clock
-    since = [wall()]
-
-    def fetch() -> str:
-        try:
-            found = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S, since=since[0])
-        finally:
-            since[0] = wall()
+    def status(since: float) -> str:
+        found = find_connection(clients, params, max_age=LOOKUP_MAX_AGE_S, since=since)
         return found["status"] if found else GONE
 
-    return fetch
+    return polled_since(clients, status)
 
 
 def ensure_connection(clients: Clients, params: Params, **waits: Unpack[Waits]) -> Result:

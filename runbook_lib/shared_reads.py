@@ -145,6 +145,12 @@ class SharedReads:
         with self._locked(operation) as fh:
             return _snapshot(self._load(fh))
 
+    def over_pages(self, operation: str, limit: int) -> bool:
+        """Whether the last pass of ``operation`` took more than ``limit`` pages (a big account: sharing
+        one pass then costs more requests than asking for one's own name or operation)."""
+        last = self.peek(operation)
+        return last is not None and last.pages > limit
+
     def listing(
         self,
         operation: str,

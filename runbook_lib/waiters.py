@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
 
-from runbook_lib.aws import call, pages, shared_listing
+from runbook_lib.aws import call, pages, polled_since, shared_listing
 from runbook_lib.clients import Clients
 from runbook_lib.errors import RESUME_HINT, ResourceNotFound, WaitFailed, WaitTimeout
 from runbook_lib.shared_reads import POLL_MAX_AGE_S, POLL_MAX_PAGES, resource_of
@@ -176,8 +176,7 @@ def listed_in_progress(clients: Clients, service_arn: str, since: float) -> bool
     shared = getattr(clients, "shared", None)
     if shared is None:
         return False
-    last = shared.peek("ListServices")
-    if last is not None and last.pages > POLL_MAX_PAGES:  # a big account: one pass costs more than it saves
+    if shared.over_pages("ListServices", POLL_MAX_PAGES):  # a big account: each polls its own operation
         return False
     name = resource_of({"ServiceArn": service_arn})
     listed = shared_listing(
@@ -198,16 +197,11 @@ def operation_finished(
     IN_PROGRESS without a request of its own (``listed_in_progress``); the end is always read from the
     operation itself.
     """
-    shared = getattr(clients, "shared", None)
-    wall = shared.clock if shared is not None else time.time  # the shared listings' clock
-    since = [wall()]  # the change was answered before this
+    in_progress = polled_since(clients, lambda since: listed_in_progress(clients, service_arn, since))
 
     def fetch() -> str:
-        try:
-            if listed_in_progress(clients, service_arn, since[0]):
-                return "IN_PROGRESS"
-        finally:
-            since[0] = wall()
+        if in_progress():
+            return "IN_PROGRESS"
         found = find_operation(clients, service_arn, operation_id, operation_type)
         return found.get("Status", "PENDING") if found else "PENDING"
 
