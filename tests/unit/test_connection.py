@@ -85,7 +85,8 @@ def test_ensure_reuses_existing_without_mutating(clients, stub, params) -> None:
     assert not any(c.mutating for c in clients.calls)
 
 
-def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
+def expect_create(stub, params) -> None:
+    """Not listed, then CreateConnection answering PENDING_HANDSHAKE."""
     stub.add_response("list_connections", listing(), LIST)
     made = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "ProviderType": "GITHUB"}
     stub.add_response(
@@ -93,6 +94,10 @@ def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
         {"Connection": {**made, "Status": "PENDING_HANDSHAKE"}},
         build_create_connection_request(params),
     )
+
+
+def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
+    expect_create(stub, params)
     stub.add_response("list_connections", listing(), LIST)  # reads may lag the create: not listed yet
     stub.add_response("list_connections", listing("PENDING_HANDSHAKE"), LIST)
     result = ensure_connection(clients, params, sleep=fake_time.sleep, clock=fake_time.clock)
@@ -102,13 +107,7 @@ def test_ensure_creates_when_absent(clients, stub, params, fake_time) -> None:
 
 
 def test_a_handshake_done_by_the_time_it_is_listed_needs_no_wait(clients, stub, params, fake_time) -> None:
-    stub.add_response("list_connections", listing(), LIST)
-    made = {"ConnectionName": "github-demo", "ConnectionArn": ARN, "ProviderType": "GITHUB"}
-    stub.add_response(
-        "create_connection",
-        {"Connection": {**made, "Status": "PENDING_HANDSHAKE"}},
-        build_create_connection_request(params),
-    )
+    expect_create(stub, params)
     stub.add_response("list_connections", listing("AVAILABLE"), LIST)  # as listed after the create
     result = _apply_connection(clients, params, True, None, fake_time.sleep, fake_time.clock)  # waits
     assert (result.action, result.extra["status"]) == (Action.CREATED, "AVAILABLE")
