@@ -102,33 +102,34 @@ def test_sigint_mid_handshake_then_the_next_up_finishes(rel, tmp_path: Path) -> 
     assert_converged(params_path, rel.control)
 
 
-def test_sigterm_mid_service_operation_then_the_next_up_finishes(rel, tmp_path: Path) -> None:
+def _stop_mid_operation(
+    rel, tmp_path: Path, params_path: Path, command: str, signum: int, notebook: str
+) -> None:
+    """Run ``command`` with 30 s service operations, send ``signum`` once the service's operation runs,
+    check the stop (exit 128+N, the record), then let operations finish at once."""
     rel.control.config(op_seconds=30)
-    params_path = write_params(tmp_path, "sig-svc")
     params = load_params(params_path)
-    proc = _start(["up", str(params_path)], tmp_path)
-    _wait_for(lambda: _service_status(params) == "OPERATION_IN_PROGRESS", 90, "the service create", proc)
-    sent, elapsed = _signal(proc, signal.SIGTERM)
-    assert proc.returncode == 143, (tmp_path / "out.log").read_text()
-    _check_stopped(tmp_path, rel.control, sent, elapsed, "05_service")
+    proc = _start([command, str(params_path)], tmp_path)
+    running = lambda: _service_status(params) == "OPERATION_IN_PROGRESS"  # noqa: E731
+    _wait_for(running, 90, f"the service's operation ({command})", proc)
+    sent, elapsed = _signal(proc, signum)
+    assert proc.returncode == 128 + signum, (tmp_path / "out.log").read_text()
+    _check_stopped(tmp_path, rel.control, sent, elapsed, notebook)
     rel.control.config(op_seconds=0)
     rel.control.advance()
+
+
+def test_sigterm_mid_service_operation_then_the_next_up_finishes(rel, tmp_path: Path) -> None:
+    params_path = write_params(tmp_path, "sig-svc")
+    _stop_mid_operation(rel, tmp_path, params_path, "up", signal.SIGTERM, "05_service")
     assert main(["up", str(params_path)]) == 0
     assert_converged(params_path, rel.control)
 
 
 def test_sighup_mid_teardown_then_the_next_down_finishes(rel, tmp_path: Path) -> None:
     params_path = write_params(tmp_path, "sig-down")
-    params = load_params(params_path)
     assert main(["up", str(params_path)]) == 0
-    rel.control.config(op_seconds=30)
-    proc = _start(["down", str(params_path)], tmp_path)
-    _wait_for(lambda: _service_status(params) == "OPERATION_IN_PROGRESS", 90, "the service delete", proc)
-    sent, elapsed = _signal(proc, signal.SIGHUP)
-    assert proc.returncode == 129, (tmp_path / "out.log").read_text()
-    _check_stopped(tmp_path, rel.control, sent, elapsed, "90_teardown")
-    rel.control.config(op_seconds=0)
-    rel.control.advance()
+    _stop_mid_operation(rel, tmp_path, params_path, "down", signal.SIGHUP, "90_teardown")
     assert main(["down", str(params_path)]) == 0
 
 
