@@ -203,6 +203,25 @@ def run_from(steps: list[Any], start: int) -> None:
             raise
 
 
+def try_variant(
+    sb: Any, label: str, missing: list[str], fewer: dict, full: dict, run: Any,
+    not_needed: list[str], unnamed: list[str],
+) -> None:
+    """``run(start)`` holding only ``fewer``: a refusal must name one of ``missing`` (else it is noted in
+    ``unnamed``), then the full policy finishes from the refused step; no refusal: ``label`` was not
+    needed (noted in ``not_needed``)."""
+    with keys(make_operator(sb, fewer)):
+        try:
+            run(0)
+        except AccessDenied as err:
+            if not any(f"perform: {a} on" in str(err) for a in missing):
+                unnamed.append(f"{label}: {err}")
+            grant(sb, full)
+            run(err.step)  # the full policy finishes what was left
+        else:
+            not_needed.append(label)
+
+
 def run_steps(sb: Any, params_path: Path, start: int = 0) -> None:
     """up (fresh), someone's drift, up of changed params, down — from step ``start`` on."""
     t, first = SimulatedTime(sb.control), load_params(params_path)
@@ -228,16 +247,8 @@ def test_without_any_one_statement_or_action_a_run_is_refused_naming_it(enforced
     for label, missing, fewer in variants(policy):
         enforced.control.reset()
         enforced.control.config(enforce_iam=True, handshake="auto", handshake_seconds=0, op_seconds=0)
-        with keys(make_operator(enforced, fewer)):
-            try:
-                run_steps(enforced, params_path)
-            except AccessDenied as err:
-                if not any(f"perform: {a} on" in str(err) for a in missing):
-                    unnamed.append(f"{label}: {err}")
-                grant(enforced, policy)
-                run_steps(enforced, params_path, start=err.step)  # the full policy finishes what was left
-            else:
-                not_needed.append(label)
+        run = lambda start: run_steps(enforced, params_path, start)  # noqa: E731
+        try_variant(enforced, label, missing, fewer, policy, run, not_needed, unnamed)
         left = owned(load_params(params_path))
         assert not any(left.values()), (label, left)
     assert not_needed == [] and unnamed == [], (not_needed, unnamed)
@@ -380,14 +391,6 @@ def test_domains_and_a_private_service_need_exactly_their_statements(enforced, t
         statement = next(s for s in fewer["Statement"] if s["Sid"] == sid)
         statement["Action"] = [a for a in statement["Action"] if a not in missing]
         fewer["Statement"] = [s for s in fewer["Statement"] if s["Action"]]
-        with keys(make_operator(enforced, fewer)):
-            try:
-                _up_down(enforced, path)
-            except AccessDenied as err:
-                if not any(f"perform: {a} on" in str(err) for a in missing):
-                    unnamed.append(f"{label}: {err}")
-                grant(enforced, full)
-                _up_down(enforced, path, start=err.step)
-            else:
-                not_needed.append(label)
+        run = lambda start, path=path: _up_down(enforced, path, start)  # noqa: E731
+        try_variant(enforced, label, missing, fewer, full, run, not_needed, unnamed)
     assert not_needed == [] and unnamed == [], (not_needed, unnamed)
