@@ -11,7 +11,6 @@ propagation).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Unpack
 
@@ -39,13 +38,12 @@ from runbook_lib.shared_reads import LOOKUP_MAX_AGE_S
 from runbook_lib.waiters import (
     DEFAULT_TIMEOUT_S,
     Backoff,
-    Clock,
-    Sleep,
     Waits,
     WaitSpec,
     operation_finished,
     service_deleted,
     service_settled,
+    timing,
     wait_for,
 )
 
@@ -218,14 +216,6 @@ class _Waits:
     def run(self, spec: WaitSpec) -> str:
         return wait_for(spec, timeout=self.timeout, **self.waits)
 
-    @property
-    def sleep(self) -> Sleep:
-        return self.waits.get("sleep", time.sleep)
-
-    @property
-    def clock(self) -> Clock:
-        return self.waits.get("clock", time.monotonic)
-
 
 def _operation(
     clients: Clients, params: Params, arn: str, op_id: str | None, op_type: str, w: _Waits
@@ -259,9 +249,10 @@ def _create(clients: Clients, params: Params, inputs: ServiceInputs, w: _Waits) 
     def retrying(err: Exception) -> None:
         log.info("instance role of %s not assumable yet (IAM propagation); retrying", params.name)
 
+    sleep, clock = timing(w.waits)
     return retry(
         lambda: call(clients, "apprunner", "CreateService", resource=_res(params), **request),
-        retry_if=not_assumable, backoff=ROLE_BACKOFF, sleep=w.sleep, clock=w.clock, timeout=ROLE_RETRY_S,
+        retry_if=not_assumable, backoff=ROLE_BACKOFF, sleep=sleep, clock=clock, timeout=ROLE_RETRY_S,
         on_retry=retrying,
     )  # fmt: skip
 

@@ -26,7 +26,7 @@ __all__ = [
     "LIVE_CONNECTION", "NOT_LIVE", "OPERATION_FAILED", "OPERATION_PENDING", "Progress",
     "READABLE_TIMEOUT_S", "Sleep", "UNLISTED_TIMEOUT_S", "WaitSpec", "Waits", "await_read",
     "connection_available", "described_status", "find_operation", "listed_in_progress", "operation_finished",
-    "readable", "service_deleted", "service_settled", "unlisted", "wait_for",
+    "readable", "service_deleted", "service_settled", "timing", "unlisted", "wait_for",
 ]  # fmt: skip
 
 
@@ -44,6 +44,11 @@ class Waits(TypedDict, total=False):
     sleep: Sleep
     clock: Clock
     on_progress: Progress | None
+
+
+def timing(waits: Waits) -> tuple[Sleep, Clock]:
+    """The sleep and clock of ``waits``: the real ones unless injected (as ``wait_for``'s defaults)."""
+    return waits.get("sleep", time.sleep), waits.get("clock", time.monotonic)
 
 GONE = "GONE"  # the status a fetch reports when the resource no longer exists
 DEFAULT_TIMEOUT_S = 1800.0  # L2: at least 30 min for service create/update/delete

@@ -5,13 +5,12 @@ ENIs linger, docs/apprunner-behavior.md L11), with the waiters' backoff, up to a
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Unpack
 
 from runbook_lib.errors import ResourceNotFound, RunbookError, WaitTimeout
 from runbook_lib.retry import retry
-from runbook_lib.waiters import GONE, Backoff, Waits
+from runbook_lib.waiters import GONE, Backoff, Waits, timing
 
 __all__ = [
     "CONNECTOR_DELETE_TIMEOUT_S", "DELETE_BACKOFF", "SG_DELETE_TIMEOUT_S", "delete_when_free",
@@ -38,7 +37,7 @@ def delete_when_free(
     """Issue ``delete`` until it stops failing with an error ``busy`` accepts (the resource is still
     used), with the waiters' backoff (5 s doubling to 60 s) up to ``timeout``, then WaitTimeout.
     True when it deleted the resource, False when the resource was already gone."""
-    sleep, clock = waits.get("sleep", time.sleep), waits.get("clock", time.monotonic)
+    sleep, clock = timing(waits)
     on_progress = waits.get("on_progress")
     start, tries = clock(), 0
 
