@@ -53,10 +53,10 @@ def test_a_deleted_newest_run_is_reported_naming_it(tmp_path: Path, capsys) -> N
 
 def test_a_fork_and_a_run_off_the_chain_are_reported(tmp_path: Path) -> None:
     first = _run(tmp_path)
-    _run(tmp_path)
+    second = _run(tmp_path)  # its folder is first's name + "-2" only when both start in the same second
     forged = tmp_path / (first.name + "-fork")
     forged.mkdir()
-    data = json.loads((tmp_path / (first.name + "-2") / "manifest.json").read_text())
+    data = json.loads((second / "manifest.json").read_text())
     data["run_id"] = forged.name
     data["files"] = {}
     (forged / "manifest.json").write_text(json.dumps(data))  # same predecessor as the real second run
